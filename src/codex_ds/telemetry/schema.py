@@ -1,0 +1,675 @@
+"""The telemetry schema: one source of truth for tables, types, vocabularies and checks.
+
+Everything else is generated from the dataclasses below: the DuckDB DDL
+(:func:`ddl`), the validation rules used by ingestion (:func:`Column.checks`) and
+the reference page ``docs/telemetry_schema.md`` (:func:`render_markdown`; a test
+fails when the committed page drifts from it).
+
+>>> SUGGESTIONS.column("outcome").allowed
+('accepted', 'partially_accepted', 'rejected', 'not_shown')
+>>> TABLES["persistence"].primary_key
+('suggestion_id', 'check_after_s')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SCHEMA_VERSION = 1
+
+DType = Literal["VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE"]
+TableGroup = Literal["events", "copilot", "system"]
+
+#: Earliest timestamp accepted by validation (before it, a clock or a parser is wrong).
+EARLIEST_TIMESTAMP = "2015-01-01 00:00:00"
+#: Tolerance for clock skew when rejecting timestamps in the future.
+FUTURE_TOLERANCE_HOURS = 24
+
+SEGMENTS = ("beginner", "intermediate", "expert")
+LANGUAGES = (
+    "python",
+    "javascript",
+    "typescript",
+    "java",
+    "go",
+    "rust",
+    "cpp",
+    "c",
+    "csharp",
+    "ruby",
+    "php",
+    "kotlin",
+    "swift",
+    "scala",
+    "shell",
+    "sql",
+    "html",
+    "css",
+    "markdown",
+    "yaml",
+    "json",
+    "other",
+)
+EDITORS = ("vscode", "jetbrains", "neovim", "vim", "visual_studio", "xcode", "emacs", "other")
+TASK_TYPES = ("feature", "bugfix", "refactor", "test", "docs", "exploration")
+TRIGGERS = ("automatic", "manual", "comment")
+OUTCOMES = ("accepted", "partially_accepted", "rejected", "not_shown")
+PERSISTENCE_CHECKPOINTS_S = (30, 120, 300, 600)
+RUN_KINDS = ("build", "test")
+ERROR_TYPES = (
+    "none",
+    "syntax_error",
+    "name_error",
+    "attribute_error",
+    "import_error",
+    "type_error",
+    "runtime_error",
+    "assertion_failure",
+    "timeout",
+)
+SURVEY_ITEMS = (
+    "perceived_productivity",
+    "faster_completion",
+    "stay_in_flow",
+    "less_frustration",
+    "focus_on_satisfying_work",
+    "less_time_searching",
+)
+COPILOT_APIS = ("usage", "metrics", "usage_metrics")
+COPILOT_SCOPES = ("organization", "enterprise", "team", "unknown")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its type, unit, vocabulary, range, nullability and meaning."""
+
+    name: str
+    dtype: DType
+    description: str
+    nullable: bool = False
+    unit: str | None = None
+    allowed: tuple[str | int, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    references: str | None = None  # "table.column"
+    max_length: int | None = None
+
+    def checks(self) -> list[str]:
+        """Human-readable list of the rules that ingestion enforces on this column."""
+        rules = [f"type {self.dtype}"]
+        if not self.nullable:
+            rules.append("required")
+        if self.allowed is not None:
+            rules.append("one of " + ", ".join(str(v) for v in self.allowed))
+        if self.minimum is not None:
+            rules.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            rules.append(f"<= {self.maximum:g}")
+        if self.dtype == "TIMESTAMP":
+            rules.append(
+                f"between {EARLIEST_TIMESTAMP[:10]} and now + {FUTURE_TOLERANCE_HOURS} h"
+            )
+        if self.max_length is not None:
+            rules.append(f"at most {self.max_length} characters")
+        if self.references is not None:
+            rules.append(f"references {self.references}")
+        return rules
+
+
+@dataclass(frozen=True)
+class Table:
+    """One warehouse table."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    group: TableGroup = "events"
+    time_column: str | None = None  # used for date ranges and day partitioning
+    parents: tuple[str, ...] = field(default=())  # tables that must load first
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if not c.nullable)
+
+    def ddl(self) -> str:
+        lines = []
+        for c in self.columns:
+            null = "" if c.nullable else " NOT NULL"
+            lines.append(f"    {c.name} {c.dtype}{null}")
+        body = ",\n".join(lines)
+        # The key is enforced by ingestion (an anti-join per batch), not by an index:
+        # a DuckDB PRIMARY KEY builds an ART index that costs more than the bulk
+        # loads it protects (see docs/benchmarks.md).
+        key = f"-- unique key: ({', '.join(self.primary_key)})\n" if self.primary_key else ""
+        return f"{key}CREATE TABLE IF NOT EXISTS {self.name} (\n{body}\n);"
+
+
+def _c(name: str, dtype: DType, description: str, **kw: object) -> Column:
+    return Column(name, dtype, description, **kw)  # type: ignore[arg-type]
+
+
+USERS = Table(
+    "users",
+    "One row per developer who uses the assistant.",
+    (
+        _c("user_id", "VARCHAR", "Stable pseudonymous user id.", max_length=128),
+        _c("segment", "VARCHAR", "Experience segment.", allowed=SEGMENTS),
+        _c("primary_language", "VARCHAR", "Language the user writes most.", allowed=LANGUAGES),
+        _c("editor", "VARCHAR", "Editor the user mostly works in.", allowed=EDITORS),
+        _c("team", "VARCHAR", "Team or organisation unit.", nullable=True, max_length=128),
+        _c("signup_at", "TIMESTAMP", "When the user first enabled the assistant (UTC)."),
+    ),
+    ("user_id",),
+    time_column="signup_at",
+)
+
+SESSIONS = Table(
+    "sessions",
+    "A continuous period of editor activity by one user.",
+    (
+        _c("session_id", "VARCHAR", "Session id.", max_length=128),
+        _c("user_id", "VARCHAR", "The user.", references="users.user_id"),
+        _c("started_at", "TIMESTAMP", "Session start (UTC)."),
+        _c("ended_at", "TIMESTAMP", "Session end (UTC); not before started_at."),
+        _c("editor", "VARCHAR", "Editor of the session.", allowed=EDITORS),
+        _c("language", "VARCHAR", "Dominant language of the session.", allowed=LANGUAGES),
+        _c("task_type", "VARCHAR", "Kind of work.", allowed=TASK_TYPES, nullable=True),
+        _c(
+            "repo_size_loc",
+            "BIGINT",
+            "Size of the repository worked in.",
+            unit="lines of code",
+            minimum=0,
+            nullable=True,
+        ),
+        _c(
+            "active_minutes",
+            "DOUBLE",
+            "Minutes with editor activity (keystrokes or suggestion events) in the session.",
+            unit="minutes",
+            minimum=0,
+            maximum=24 * 60,
+        ),
+        _c(
+            "typed_chars",
+            "BIGINT",
+            "Characters typed by the developer (not inserted by the assistant).",
+            unit="characters",
+            minimum=0,
+            nullable=True,
+        ),
+    ),
+    ("session_id",),
+    time_column="started_at",
+    parents=("users",),
+)
+
+SUGGESTIONS = Table(
+    "suggestions",
+    "One completion request: shown (or not) and then accepted, partially accepted or rejected.",
+    (
+        _c("suggestion_id", "VARCHAR", "Suggestion (completion) id.", max_length=128),
+        _c("session_id", "VARCHAR", "The session.", references="sessions.session_id"),
+        _c("user_id", "VARCHAR", "The user.", references="users.user_id"),
+        _c("shown_at", "TIMESTAMP", "When the suggestion was requested / shown (UTC)."),
+        _c("model_version", "VARCHAR", "Model that produced the suggestion.", max_length=128),
+        _c("language", "VARCHAR", "Language of the file.", allowed=LANGUAGES),
+        _c("trigger", "VARCHAR", "What asked for the suggestion.", allowed=TRIGGERS),
+        _c(
+            "latency_ms",
+            "DOUBLE",
+            "Time from request to suggestion shown.",
+            unit="ms",
+            minimum=0,
+            maximum=600_000,
+        ),
+        _c("suggested_chars", "INTEGER", "Length of the suggestion.", unit="characters", minimum=0),
+        _c("suggested_lines", "INTEGER", "Lines in the suggestion.", unit="lines", minimum=0),
+        _c(
+            "prompt_tokens",
+            "INTEGER",
+            "Tokens of context sent to the model.",
+            unit="tokens",
+            minimum=0,
+            nullable=True,
+        ),
+        _c("outcome", "VARCHAR", "What the developer did with it.", allowed=OUTCOMES),
+        _c(
+            "accepted_chars",
+            "INTEGER",
+            "Characters of the suggestion inserted (0 unless accepted).",
+            unit="characters",
+            minimum=0,
+        ),
+        _c(
+            "accepted_lines",
+            "INTEGER",
+            "Lines of the suggestion inserted (0 unless accepted).",
+            unit="lines",
+            minimum=0,
+        ),
+        _c("prompt_id", "VARCHAR", "Prompt that produced it, if recorded.", nullable=True),
+        _c(
+            "completion_text",
+            "VARCHAR",
+            "The suggested text, where the source records it.",
+            nullable=True,
+            max_length=100_000,
+        ),
+    ),
+    ("suggestion_id",),
+    time_column="shown_at",
+    parents=("users", "sessions"),
+)
+
+PERSISTENCE = Table(
+    "persistence",
+    "How much of an accepted suggestion survives, measured at fixed delays after acceptance "
+    "(Ziegler et al. 2022).",
+    (
+        _c(
+            "suggestion_id",
+            "VARCHAR",
+            "The accepted suggestion.",
+            references="suggestions.suggestion_id",
+        ),
+        _c(
+            "check_after_s",
+            "INTEGER",
+            "Delay after acceptance at which the text was compared.",
+            unit="s",
+            allowed=PERSISTENCE_CHECKPOINTS_S,
+        ),
+        _c(
+            "checked_at",
+            "TIMESTAMP",
+            "When the check ran (UTC).",
+        ),
+        _c(
+            "edit_distance",
+            "INTEGER",
+            "Levenshtein distance between the accepted text and the text now in its place.",
+            unit="characters",
+            minimum=0,
+        ),
+        _c(
+            "edit_ratio",
+            "DOUBLE",
+            "edit_distance divided by the accepted length (0 = unchanged, 1 = rewritten).",
+            minimum=0,
+            maximum=1,
+        ),
+        _c("removed", "BOOLEAN", "The accepted text was deleted entirely."),
+    ),
+    ("suggestion_id", "check_after_s"),
+    time_column="checked_at",
+    parents=("suggestions",),
+)
+
+RUNS = Table(
+    "runs",
+    "A build or test run in a session, with its outcome and error.",
+    (
+        _c("run_id", "VARCHAR", "Run id.", max_length=128),
+        _c("session_id", "VARCHAR", "The session.", references="sessions.session_id"),
+        _c("user_id", "VARCHAR", "The user.", references="users.user_id"),
+        _c("ran_at", "TIMESTAMP", "When the run started (UTC)."),
+        _c("kind", "VARCHAR", "Build (compile) or test run.", allowed=RUN_KINDS),
+        _c("language", "VARCHAR", "Language built or tested.", allowed=LANGUAGES),
+        _c(
+            "model_version",
+            "VARCHAR",
+            "Model whose suggestions were accepted in the session before the run.",
+            nullable=True,
+        ),
+        _c("compile_ok", "BOOLEAN", "The code compiled / parsed."),
+        _c("tests_passed", "INTEGER", "Tests that passed.", unit="tests", minimum=0),
+        _c("tests_failed", "INTEGER", "Tests that failed.", unit="tests", minimum=0),
+        _c("error_type", "VARCHAR", "Class of the first error ('none' if none).", allowed=ERROR_TYPES),
+        _c(
+            "error_message",
+            "VARCHAR",
+            "First error message or traceback tail.",
+            nullable=True,
+            max_length=20_000,
+        ),
+        _c("duration_ms", "DOUBLE", "Run duration.", unit="ms", minimum=0, nullable=True),
+    ),
+    ("run_id",),
+    time_column="ran_at",
+    parents=("users", "sessions"),
+)
+
+PROMPTS = Table(
+    "prompts",
+    "Natural-language prompts (chat messages, comments that trigger completions) for NLP.",
+    (
+        _c("prompt_id", "VARCHAR", "Prompt id.", max_length=128),
+        _c("session_id", "VARCHAR", "The session.", references="sessions.session_id"),
+        _c("user_id", "VARCHAR", "The user.", references="users.user_id"),
+        _c("created_at", "TIMESTAMP", "When the prompt was written (UTC)."),
+        _c("language", "VARCHAR", "Programming language in context.", allowed=LANGUAGES),
+        _c("text", "VARCHAR", "The prompt text.", max_length=1_000_000),
+    ),
+    ("prompt_id",),
+    time_column="created_at",
+    parents=("users", "sessions"),
+)
+
+EXPERIMENTS = Table(
+    "experiments",
+    "Declared randomised experiments.",
+    (
+        _c("experiment_id", "VARCHAR", "Experiment id.", max_length=128),
+        _c("name", "VARCHAR", "Human-readable name."),
+        _c("description", "VARCHAR", "Hypothesis and change under test.", nullable=True),
+        _c("unit", "VARCHAR", "Randomisation unit.", allowed=("user",)),
+        _c("control_variant", "VARCHAR", "Name of the control variant."),
+        _c("started_at", "TIMESTAMP", "Start of exposure (UTC)."),
+        _c("ended_at", "TIMESTAMP", "End of exposure (UTC), null while running.", nullable=True),
+    ),
+    ("experiment_id",),
+    time_column="started_at",
+)
+
+ASSIGNMENTS = Table(
+    "assignments",
+    "Which variant each unit was assigned to.",
+    (
+        _c(
+            "experiment_id",
+            "VARCHAR",
+            "The experiment.",
+            references="experiments.experiment_id",
+        ),
+        _c("user_id", "VARCHAR", "The randomised user.", references="users.user_id"),
+        _c("variant", "VARCHAR", "Assigned variant.", max_length=128),
+        _c("assigned_at", "TIMESTAMP", "When the assignment was made (UTC)."),
+    ),
+    ("experiment_id", "user_id"),
+    time_column="assigned_at",
+    parents=("experiments", "users"),
+)
+
+FEATURE_ADOPTION = Table(
+    "feature_adoption",
+    "Features users chose to adopt (observational, not randomised).",
+    (
+        _c("user_id", "VARCHAR", "The user.", references="users.user_id"),
+        _c("feature", "VARCHAR", "Feature name, e.g. 'chat'.", max_length=128),
+        _c("adopted", "BOOLEAN", "The user adopted the feature in the period."),
+        _c("adopted_at", "TIMESTAMP", "When it was adopted (UTC).", nullable=True),
+    ),
+    ("user_id", "feature"),
+    time_column="adopted_at",
+    parents=("users",),
+)
+
+DEV_OUTCOMES = Table(
+    "dev_outcomes",
+    "Weekly delivery outcomes per user from version control (pull requests merged, lead time).",
+    (
+        _c("user_id", "VARCHAR", "The user.", references="users.user_id"),
+        _c("week_start", "DATE", "Monday of the ISO week."),
+        _c("prs_merged", "INTEGER", "Pull requests merged in the week.", unit="PRs", minimum=0),
+        _c(
+            "lead_time_hours",
+            "DOUBLE",
+            "Median hours from first commit to merge in the week.",
+            unit="hours",
+            minimum=0,
+            nullable=True,
+        ),
+    ),
+    ("user_id", "week_start"),
+    time_column="week_start",
+    parents=("users",),
+)
+
+SURVEY_RESPONSES = Table(
+    "survey_responses",
+    "Perceived-productivity survey answers on a 1-5 Likert scale (SPACE items).",
+    (
+        _c("response_id", "VARCHAR", "Response id.", max_length=128),
+        _c("user_id", "VARCHAR", "The respondent.", references="users.user_id"),
+        _c("submitted_at", "TIMESTAMP", "When the answer was given (UTC)."),
+        _c("item", "VARCHAR", "Survey item.", allowed=SURVEY_ITEMS),
+        _c("score", "INTEGER", "Agreement, 1 (strongly disagree) to 5 (strongly agree).", minimum=1, maximum=5),
+    ),
+    ("response_id",),
+    time_column="submitted_at",
+    parents=("users",),
+)
+
+_COPILOT_KEY = (
+    _c("api", "VARCHAR", "API generation the row came from.", allowed=COPILOT_APIS),
+    _c("scope", "VARCHAR", "Level of the report.", allowed=COPILOT_SCOPES),
+    _c("scope_id", "VARCHAR", "Organisation / enterprise id or slug ('' when absent)."),
+    _c("day", "DATE", "Day of activity (UTC)."),
+)
+
+COPILOT_DAILY = Table(
+    "copilot_daily",
+    "GitHub Copilot metrics, one row per day and breakdown cell. 'breakdown' names the "
+    "dimensions the row is split by; dimensions not split on hold 'all'. Rows of different "
+    "breakdowns overlap and must never be summed together.",
+    (
+        *_COPILOT_KEY,
+        _c(
+            "breakdown",
+            "VARCHAR",
+            "Dimensions of this row, e.g. 'total', 'editor_language', 'editor_model_language', "
+            "'ide', 'feature', 'language_feature', 'language_model', 'model_feature'.",
+        ),
+        _c("editor", "VARCHAR", "Editor / IDE ('all' when not split)."),
+        _c("model", "VARCHAR", "Model ('all' when not split)."),
+        _c("language", "VARCHAR", "Language ('all' when not split)."),
+        _c("feature", "VARCHAR", "Copilot feature, e.g. code_completion, chat ('all')."),
+        _c("suggestions", "BIGINT", "Suggestions shown / code generations.", minimum=0, nullable=True),
+        _c("acceptances", "BIGINT", "Suggestions / generations accepted.", minimum=0, nullable=True),
+        _c(
+            "acceptance_rate",
+            "DOUBLE",
+            "acceptances / suggestions (null when suggestions = 0).",
+            minimum=0,
+            nullable=True,
+        ),
+        _c("lines_suggested", "BIGINT", "Lines suggested.", unit="lines", minimum=0, nullable=True),
+        _c("lines_accepted", "BIGINT", "Lines accepted.", unit="lines", minimum=0, nullable=True),
+        _c("loc_added", "BIGINT", "Lines added (current API).", unit="lines", minimum=0, nullable=True),
+        _c("loc_deleted", "BIGINT", "Lines deleted (current API).", unit="lines", minimum=0, nullable=True),
+        _c(
+            "interactions",
+            "BIGINT",
+            "User-initiated interactions (prompts, chats).",
+            minimum=0,
+            nullable=True,
+        ),
+        _c("active_users", "BIGINT", "Distinct active users that day in this cell.", minimum=0, nullable=True),
+        _c("engaged_users", "BIGINT", "Distinct engaged users that day in this cell.", minimum=0, nullable=True),
+        _c("chats", "BIGINT", "Chat turns (chat features).", minimum=0, nullable=True),
+        _c("source_file", "VARCHAR", "File the row was read from."),
+    ),
+    ("api", "scope", "scope_id", "day", "breakdown", "editor", "model", "language", "feature"),
+    group="copilot",
+    time_column="day",
+)
+
+COPILOT_USER_DAILY = Table(
+    "copilot_user_daily",
+    "GitHub Copilot usage-metrics per user and day (current API user reports).",
+    (
+        *_COPILOT_KEY,
+        _c("user_id", "VARCHAR", "GitHub user id."),
+        _c("user_login", "VARCHAR", "GitHub login.", nullable=True),
+        _c("interactions", "BIGINT", "user_initiated_interaction_count.", minimum=0, nullable=True),
+        _c("generations", "BIGINT", "code_generation_activity_count.", minimum=0, nullable=True),
+        _c("acceptances", "BIGINT", "code_acceptance_activity_count.", minimum=0, nullable=True),
+        _c("acceptance_rate", "DOUBLE", "acceptances / generations.", minimum=0, nullable=True),
+        _c("loc_suggested_to_add", "BIGINT", "Lines suggested to add.", minimum=0, nullable=True),
+        _c("loc_added", "BIGINT", "Lines added.", minimum=0, nullable=True),
+        _c("loc_deleted", "BIGINT", "Lines deleted.", minimum=0, nullable=True),
+        _c("used_chat", "BOOLEAN", "Used chat that day.", nullable=True),
+        _c("used_agent", "BOOLEAN", "Used agent mode that day.", nullable=True),
+        _c("used_cli", "BOOLEAN", "Used the Copilot CLI that day.", nullable=True),
+        _c("active", "BOOLEAN", "interactions > 0 (GitHub's definition of an active user)."),
+        _c("source_file", "VARCHAR", "File the row was read from."),
+    ),
+    ("api", "scope", "scope_id", "day", "user_id"),
+    group="copilot",
+    time_column="day",
+)
+
+COPILOT_SEATS = Table(
+    "copilot_seats",
+    "Copilot seat assignments (snapshot), with the last activity of each seat.",
+    (
+        _c("scope_id", "VARCHAR", "Organisation / enterprise ('' when absent)."),
+        _c("user_login", "VARCHAR", "Assignee login."),
+        _c("user_id", "VARCHAR", "Assignee id.", nullable=True),
+        _c("plan_type", "VARCHAR", "Plan of the seat.", nullable=True),
+        _c("team", "VARCHAR", "Assigning team slug.", nullable=True),
+        _c("created_at", "TIMESTAMP", "Seat assigned at (UTC).", nullable=True),
+        _c("last_activity_at", "TIMESTAMP", "Last Copilot activity (UTC).", nullable=True),
+        _c("last_activity_editor", "VARCHAR", "Editor of the last activity.", nullable=True),
+        _c("source_file", "VARCHAR", "File the row was read from."),
+    ),
+    ("scope_id", "user_login"),
+    group="copilot",
+    time_column="last_activity_at",
+)
+
+QUARANTINE = Table(
+    "quarantine",
+    "Input rows that failed validation, with the reason; nothing is dropped silently.",
+    (
+        _c("ingest_id", "VARCHAR", "The ingest run (see ingest_files)."),
+        _c("file", "VARCHAR", "Path of the input file."),
+        _c("line", "BIGINT", "1-based line (JSONL, CSV) or row (Parquet) number; null for a file-level error.", nullable=True),
+        _c("target_table", "VARCHAR", "Table the row was meant for.", nullable=True),
+        _c("field", "VARCHAR", "Field at fault, null when the whole row is.", nullable=True),
+        _c("reason", "VARCHAR", "Machine-readable reason code."),
+        _c("detail", "VARCHAR", "Human-readable explanation."),
+        _c("raw", "VARCHAR", "The offending input (truncated to 2,000 characters).", nullable=True),
+        _c("quarantined_at", "TIMESTAMP", "When it was quarantined (UTC)."),
+    ),
+    (),
+    group="system",
+    time_column="quarantined_at",
+)
+
+INGEST_FILES = Table(
+    "ingest_files",
+    "One row per ingested file; a file whose content hash is here is not loaded again.",
+    (
+        _c("ingest_id", "VARCHAR", "Ingest run id."),
+        _c("file", "VARCHAR", "Path as given."),
+        _c("sha256", "VARCHAR", "SHA-256 of the file's bytes."),
+        _c("format", "VARCHAR", "Detected format."),
+        _c("rows_read", "BIGINT", "Records read.", minimum=0),
+        _c("rows_loaded", "BIGINT", "Records loaded.", minimum=0),
+        _c("rows_duplicate", "BIGINT", "Records skipped as duplicates.", minimum=0),
+        _c("rows_quarantined", "BIGINT", "Records quarantined.", minimum=0),
+        _c("ingested_at", "TIMESTAMP", "When (UTC)."),
+    ),
+    ("sha256",),
+    group="system",
+    time_column="ingested_at",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        USERS,
+        SESSIONS,
+        SUGGESTIONS,
+        PERSISTENCE,
+        RUNS,
+        PROMPTS,
+        EXPERIMENTS,
+        ASSIGNMENTS,
+        FEATURE_ADOPTION,
+        DEV_OUTCOMES,
+        SURVEY_RESPONSES,
+        COPILOT_DAILY,
+        COPILOT_USER_DAILY,
+        COPILOT_SEATS,
+        QUARANTINE,
+        INGEST_FILES,
+    )
+}
+
+#: Event tables in an order in which parents load before children.
+EVENT_TABLES: tuple[str, ...] = tuple(t.name for t in TABLES.values() if t.group == "events")
+
+
+def load_order(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Sort table names so that every parent comes before its children.
+
+    >>> load_order(["persistence", "users", "suggestions", "sessions"])
+    ['users', 'sessions', 'suggestions', 'persistence']
+    """
+    order = list(TABLES)
+    return sorted(set(names), key=order.index)
+
+
+def ddl() -> str:
+    """The DuckDB DDL of every table."""
+    return "\n\n".join(t.ddl() for t in TABLES.values()) + "\n"
+
+
+def render_markdown() -> str:
+    """The reference page ``docs/telemetry_schema.md``, generated from this module."""
+    out = [
+        "# Telemetry schema",
+        "",
+        "<!-- Generated by `codex-ds warehouse schema-doc` from "
+        "`src/codex_ds/telemetry/schema.py`; do not edit by hand. -->",
+        "",
+        f"Schema version {SCHEMA_VERSION}. All timestamps are UTC. Every rule in the *checks* "
+        "column is enforced by `codex-ds ingest`; a row that breaks one is quarantined with the "
+        "file, line, field and reason (table `quarantine`).",
+        "",
+        f"Timestamps must lie between {EARLIEST_TIMESTAMP[:10]} and "
+        f"{FUTURE_TOLERANCE_HOURS} hours after the time of ingestion.",
+        "",
+    ]
+    for group, title in (
+        ("events", "Event tables"),
+        ("copilot", "GitHub Copilot metrics tables"),
+        ("system", "System tables"),
+    ):
+        out += [f"## {title}", ""]
+        for t in TABLES.values():
+            if t.group != group:
+                continue
+            out += [f"### `{t.name}`", "", t.description, ""]
+            if t.primary_key:
+                out.append(f"Primary key: `({', '.join(t.primary_key)})`.")
+            if t.parents:
+                out.append("Loads after: " + ", ".join(f"`{p}`" for p in t.parents) + ".")
+            out += [
+                "",
+                "| column | type | unit | null | checks | meaning |",
+                "|---|---|---|---|---|---|",
+            ]
+            for c in t.columns:
+                checks = "; ".join(c.checks()[1:]) or ""
+                out.append(
+                    f"| `{c.name}` | {c.dtype} | {c.unit or ''} | "
+                    f"{'yes' if c.nullable else 'no'} | {checks} | {c.description} |"
+                )
+            out.append("")
+    return "\n".join(out)
