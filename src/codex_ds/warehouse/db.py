@@ -250,3 +250,14 @@ def load_arrow(con: duckdb.DuckDBPyConnection, table: str, data: Any) -> int:
     finally:
         con.unregister("__codex_ds_load")
     return int(data.num_rows) if hasattr(data, "num_rows") else -1
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
+    """The most recent quarantined rows, newest first."""
+    cur = con.execute(
+        "SELECT file, line, target_table, field, reason, detail, raw, quarantined_at "
+        "FROM quarantine ORDER BY quarantined_at DESC, file, line LIMIT ?",
+        [limit],
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

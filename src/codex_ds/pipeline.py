@@ -1,0 +1,116 @@
+"""The main job, ``codex-ds all``: every step of the workbench, in order, on one workspace.
+
+Each issue that adds an analysis adds its step to :func:`default_steps`. A step
+takes the :class:`RunContext` and returns a :class:`StepResult`; it never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from codex_ds.settings import Workspace
+from codex_ds.telemetry import simulate as sim
+from codex_ds.warehouse import db
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class RunContext:
+    workspace: Workspace
+    con: duckdb.DuckDBPyConnection
+    simulation: sim.SimulationConfig
+    progress: Progress | None = None
+
+
+@dataclass
+class StepResult:
+    name: str
+    summary: dict[str, Any]
+    artifacts: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    description: str
+    run: Callable[[RunContext], StepResult]
+
+
+def step_simulate(ctx: RunContext) -> StepResult:
+    """Simulate the default telemetry, load it and write ground_truth.json."""
+    result = sim.simulate(ctx.simulation, progress=ctx.progress)
+    loaded = sim.load_into_warehouse(ctx.con, result)
+    ctx.workspace.ground_truth.write_text(json.dumps(result.ground_truth, indent=2) + "\n")
+    return StepResult(
+        "simulate",
+        {"rows": loaded, "seed": ctx.simulation.seed},
+        [str(ctx.workspace.warehouse), str(ctx.workspace.ground_truth)],
+    )
+
+
+def step_warehouse_report(ctx: RunContext) -> StepResult:
+    """Write reports/warehouse.md: tables, date range, quarantine."""
+    from codex_ds.reporting.warehouse import render_warehouse_report
+
+    info = db.describe(ctx.con, ctx.workspace.warehouse)
+    path = ctx.workspace.reports / "warehouse.md"
+    path.write_text(render_warehouse_report(info))
+    return StepResult("warehouse_report", {"tables": len(info.tables)}, [str(path)])
+
+
+def step_export(ctx: RunContext) -> StepResult:
+    """Export every table to Parquet partitioned by day (the input of the Spark path)."""
+    written = db.export_parquet(ctx.con, ctx.workspace.exports)
+    return StepResult(
+        "export_parquet", {"rows": sum(written.values())}, [str(ctx.workspace.exports)]
+    )
+
+
+def default_steps() -> list[Step]:
+    return [
+        Step("simulate", "simulate telemetry with planted effects", step_simulate),
+        Step("warehouse_report", "summarise the warehouse", step_warehouse_report),
+        Step("export_parquet", "export Parquet partitioned by day", step_export),
+    ]
+
+
+def run_all(
+    workspace: Workspace,
+    simulation: sim.SimulationConfig,
+    *,
+    steps: list[Step] | None = None,
+    on_step: Callable[[Step, StepResult], None] | None = None,
+    progress: Progress | None = None,
+) -> list[StepResult]:
+    """Run every step on the workspace's warehouse; returns one result per step."""
+    workspace.ensure()
+    results: list[StepResult] = []
+    con = db.connect(workspace.warehouse)
+    try:
+        ctx = RunContext(workspace, con, simulation, progress)
+        for step in steps or default_steps():
+            t0 = time.perf_counter()
+            res = step.run(ctx)
+            res.seconds = round(time.perf_counter() - t0, 3)
+            results.append(res)
+            if on_step is not None:
+                on_step(step, res)
+    finally:
+        con.close()
+    summary = {
+        "steps": [
+            {"name": r.name, "seconds": r.seconds, "summary": r.summary, "artifacts": r.artifacts}
+            for r in results
+        ]
+    }
+    Path(workspace.reports / "all.json").write_text(json.dumps(summary, indent=2, default=str))
+    return results
