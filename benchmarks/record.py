@@ -73,7 +73,9 @@ def record(name: str, title: str, command: str, body: str, packages: tuple[str, 
         + f".\n\n{body.strip()}\n<!-- /bench:{name} -->"
     )
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _m: section, text)
     else:

@@ -29,7 +29,9 @@ def cli(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProce
         timeout=600,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -46,7 +48,11 @@ def test_three_entry_points_share_one_cli(tmp_path: Path) -> None:
 
 
 def test_simulate_fills_every_table_and_info_lists_them(tmp_path: Path) -> None:
-    res = json.loads(cli("simulate", "--users", "2000", "--days", "28", "--seed", "7", "--json", home=tmp_path).stdout)
+    res = json.loads(
+        cli(
+            "simulate", "--users", "2000", "--days", "28", "--seed", "7", "--json", home=tmp_path
+        ).stdout
+    )
     for table in schema.EVENT_TABLES:
         assert res["tables"][table] > 0, table
     assert (tmp_path / "ground_truth.json").exists()
@@ -64,7 +70,9 @@ def _fingerprints(path: Path) -> dict[str, tuple[int, int]]:
     try:
         out = {}
         for t in schema.EVENT_TABLES:
-            n, h = con.execute(f"SELECT count(*), coalesce(sum(hash(t.*)), 0) FROM {t} AS t").fetchone()  # type: ignore[misc]
+            n, h = con.execute(
+                f"SELECT count(*), coalesce(sum(hash(t.*)), 0) FROM {t} AS t"
+            ).fetchone()  # type: ignore[misc]
             out[t] = (int(n), int(h))
         return out
     finally:
@@ -105,9 +113,10 @@ def test_ingest_of_missing_path_fails_with_its_name(tmp_path: Path) -> None:
 
 def test_ingest_quarantine_exit_code_and_messages(tmp_path: Path) -> None:
     users = tmp_path / "users.jsonl"
+    rest = '"primary_language": "python", "editor": "vscode", "signup_at": "2026-01-05T09:00:00Z"}'
     users.write_text(
-        '{"user_id": "u1", "segment": "expert", "primary_language": "python", "editor": "vscode", "signup_at": "2026-01-05T09:00:00Z"}\n'
-        '{"user_id": "u2", "segment": "wizard", "primary_language": "python", "editor": "vscode", "signup_at": "2026-01-05T09:00:00Z"}\n'
+        '{"user_id": "u1", "segment": "expert", ' + rest + "\n"
+        '{"user_id": "u2", "segment": "wizard", ' + rest + "\n"
     )
     proc = cli("ingest", str(users), home=tmp_path, check=False)
     assert proc.returncode == 3, proc.stdout + proc.stderr
@@ -128,6 +137,14 @@ def test_info_on_missing_warehouse_says_what_to_run(tmp_path: Path) -> None:
 
 def test_schema_doc_check(tmp_path: Path) -> None:
     page = tmp_path / "schema.md"
-    assert cli("warehouse", "schema-doc", "--check", "--path", str(page), home=tmp_path, check=False).returncode == 1
+    assert (
+        cli(
+            "warehouse", "schema-doc", "--check", "--path", str(page), home=tmp_path, check=False
+        ).returncode
+        == 1
+    )
     cli("warehouse", "schema-doc", "--path", str(page), home=tmp_path)
-    assert cli("warehouse", "schema-doc", "--check", "--path", str(page), home=tmp_path).returncode == 0
+    assert (
+        cli("warehouse", "schema-doc", "--check", "--path", str(page), home=tmp_path).returncode
+        == 0
+    )

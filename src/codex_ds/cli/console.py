@@ -54,11 +54,15 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for h in headers:
         t.add_column(h, justify="right" if h.startswith(("rows", "n", "#")) else "left")
     for r in rows:
-        t.add_row(*[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in r])
+        t.add_row(
+            *[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in r]
+        )
     return t
 
 
-def mapping_table(title: str, data: Mapping[str, Any], key: str = "name", value: str = "value") -> Table:
+def mapping_table(
+    title: str, data: Mapping[str, Any], key: str = "name", value: str = "value"
+) -> Table:
     return table(title, [key, value], [(k, v) for k, v in data.items()])
 
 

@@ -14,6 +14,8 @@ from codex_ds.cli import warehouse as warehouse_cli
 from codex_ds.cli.console import AppState
 from codex_ds.settings import DEFAULT_HOME, HOME_ENV, Workspace
 
+HOME_HELP = "Workspace directory (warehouse, reports, ground truth). Default ./" + DEFAULT_HOME
+
 app = typer.Typer(
     name="codex-ds",
     help=(
@@ -41,7 +43,7 @@ def main(
         typer.Option(
             "--home",
             envvar=HOME_ENV,
-            help=f"Workspace directory (warehouse, reports, ground truth). Default ./{DEFAULT_HOME}.",
+            help=HOME_HELP,
             show_default=False,
         ),
     ] = None,

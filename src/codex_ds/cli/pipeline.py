@@ -45,7 +45,12 @@ def all_steps(
             {
                 "home": str(ws.home),
                 "steps": [
-                    {"name": r.name, "seconds": r.seconds, "summary": r.summary, "artifacts": r.artifacts}
+                    {
+                        "name": r.name,
+                        "seconds": r.seconds,
+                        "summary": r.summary,
+                        "artifacts": r.artifacts,
+                    }
                     for r in results
                 ],
             }

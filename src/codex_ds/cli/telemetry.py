@@ -17,7 +17,9 @@ def simulate(
     ctx: typer.Context,
     users: Annotated[int, typer.Option(min=1, help="Number of simulated developers.")] = 2000,
     days: Annotated[int, typer.Option(min=1, max=3650, help="Days of activity.")] = 28,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical tables.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives identical tables.")
+    ] = 7,
     start: Annotated[
         str, typer.Option(help="First day (ISO date); a Monday is best.")
     ] = "2026-01-05",
@@ -100,7 +102,9 @@ def ingest(
             task = prog.add_task("ingesting", total=None)
 
             def on_progress(name: str, done: int, total: int) -> None:
-                prog.update(task, description=f"ingesting {Path(name).name}", completed=done, total=total)
+                prog.update(
+                    task, description=f"ingesting {Path(name).name}", completed=done, total=total
+                )
 
             report = ingest_paths(con, paths, progress=on_progress)
     finally:
@@ -123,12 +127,26 @@ def ingest(
     out.print(
         table(
             f"Ingested into {ws.warehouse}",
-            ["file", "format", "status", "rows read", "rows loaded", "rows duplicate", "rows quarantined"],
+            [
+                "file",
+                "format",
+                "status",
+                "rows read",
+                "rows loaded",
+                "rows duplicate",
+                "rows quarantined",
+            ],
             rows,
         )
     )
     if report.quarantined_by_reason:
-        out.print(table("Quarantined by reason", ["reason", "rows"], list(report.quarantined_by_reason.items())))
+        out.print(
+            table(
+                "Quarantined by reason",
+                ["reason", "rows"],
+                list(report.quarantined_by_reason.items()),
+            )
+        )
         shown = 0
         for f in report.files:
             for msg in f.messages:

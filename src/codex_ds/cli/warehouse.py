@@ -69,8 +69,14 @@ def quarantine(
             "Quarantine",
             ["file", "line", "table", "field", "reason", "detail"],
             [
-                (r["file"], r["line"] if r["line"] is not None else "", r["target_table"] or "",
-                 r["field"] or "", r["reason"], r["detail"])
+                (
+                    r["file"],
+                    r["line"] if r["line"] is not None else "",
+                    r["target_table"] or "",
+                    r["field"] or "",
+                    r["reason"],
+                    r["detail"],
+                )
                 for r in rows
             ],
         )
@@ -110,9 +116,14 @@ def export(
 
 @app.command("schema-doc")
 def schema_doc(
-    path: Annotated[Path, typer.Option(help="Where the page lives.")] = Path("docs/telemetry_schema.md"),
+    path: Annotated[Path, typer.Option(help="Where the page lives.")] = Path(
+        "docs/telemetry_schema.md"
+    ),
     check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if the page differs from the schema instead of writing it.")
+        bool,
+        typer.Option(
+            "--check", help="Exit 1 if the page differs from the schema instead of writing it."
+        ),
     ] = False,
 ) -> None:
     """Generate docs/telemetry_schema.md from the schema (or --check that it is current)."""

@@ -13,7 +13,8 @@ def render_warehouse_report(info: WarehouseInfo) -> str:
         "",
         f"File: `{info.path}` (schema version {info.schema_version}).",
         "",
-        f"Events from {info.date_range.get('start') or '-'} to {info.date_range.get('end') or '-'}; "
+        f"Events from {info.date_range.get('start') or '-'} "
+        f"to {info.date_range.get('end') or '-'}; "
         f"{info.files_ingested} file(s) ingested.",
         "",
         "## Tables",
@@ -24,7 +25,9 @@ def render_warehouse_report(info: WarehouseInfo) -> str:
         "",
     ]
     if info.quarantine:
-        lines.append(md_table(["reason", "rows"], [(k, f"{v:,}") for k, v in info.quarantine.items()]))
+        lines.append(
+            md_table(["reason", "rows"], [(k, f"{v:,}") for k, v in info.quarantine.items()])
+        )
     else:
         lines.append("Nothing quarantined.")
     return "\n".join(lines) + "\n"

@@ -107,9 +107,7 @@ class Column:
         if self.maximum is not None:
             rules.append(f"<= {self.maximum:g}")
         if self.dtype == "TIMESTAMP":
-            rules.append(
-                f"between {EARLIEST_TIMESTAMP[:10]} and now + {FUTURE_TOLERANCE_HOURS} h"
-            )
+            rules.append(f"between {EARLIEST_TIMESTAMP[:10]} and now + {FUTURE_TOLERANCE_HOURS} h")
         if self.max_length is not None:
             rules.append(f"at most {self.max_length} characters")
         if self.references is not None:
@@ -337,7 +335,12 @@ RUNS = Table(
         _c("compile_ok", "BOOLEAN", "The code compiled / parsed."),
         _c("tests_passed", "INTEGER", "Tests that passed.", unit="tests", minimum=0),
         _c("tests_failed", "INTEGER", "Tests that failed.", unit="tests", minimum=0),
-        _c("error_type", "VARCHAR", "Class of the first error ('none' if none).", allowed=ERROR_TYPES),
+        _c(
+            "error_type",
+            "VARCHAR",
+            "Class of the first error ('none' if none).",
+            allowed=ERROR_TYPES,
+        ),
         _c(
             "error_message",
             "VARCHAR",
@@ -446,7 +449,13 @@ SURVEY_RESPONSES = Table(
         _c("user_id", "VARCHAR", "The respondent.", references="users.user_id"),
         _c("submitted_at", "TIMESTAMP", "When the answer was given (UTC)."),
         _c("item", "VARCHAR", "Survey item.", allowed=SURVEY_ITEMS),
-        _c("score", "INTEGER", "Agreement, 1 (strongly disagree) to 5 (strongly agree).", minimum=1, maximum=5),
+        _c(
+            "score",
+            "INTEGER",
+            "Agreement, 1 (strongly disagree) to 5 (strongly agree).",
+            minimum=1,
+            maximum=5,
+        ),
     ),
     ("response_id",),
     time_column="submitted_at",
@@ -477,8 +486,16 @@ COPILOT_DAILY = Table(
         _c("model", "VARCHAR", "Model ('all' when not split)."),
         _c("language", "VARCHAR", "Language ('all' when not split)."),
         _c("feature", "VARCHAR", "Copilot feature, e.g. code_completion, chat ('all')."),
-        _c("suggestions", "BIGINT", "Suggestions shown / code generations.", minimum=0, nullable=True),
-        _c("acceptances", "BIGINT", "Suggestions / generations accepted.", minimum=0, nullable=True),
+        _c(
+            "suggestions",
+            "BIGINT",
+            "Suggestions shown / code generations.",
+            minimum=0,
+            nullable=True,
+        ),
+        _c(
+            "acceptances", "BIGINT", "Suggestions / generations accepted.", minimum=0, nullable=True
+        ),
         _c(
             "acceptance_rate",
             "DOUBLE",
@@ -488,8 +505,22 @@ COPILOT_DAILY = Table(
         ),
         _c("lines_suggested", "BIGINT", "Lines suggested.", unit="lines", minimum=0, nullable=True),
         _c("lines_accepted", "BIGINT", "Lines accepted.", unit="lines", minimum=0, nullable=True),
-        _c("loc_added", "BIGINT", "Lines added (current API).", unit="lines", minimum=0, nullable=True),
-        _c("loc_deleted", "BIGINT", "Lines deleted (current API).", unit="lines", minimum=0, nullable=True),
+        _c(
+            "loc_added",
+            "BIGINT",
+            "Lines added (current API).",
+            unit="lines",
+            minimum=0,
+            nullable=True,
+        ),
+        _c(
+            "loc_deleted",
+            "BIGINT",
+            "Lines deleted (current API).",
+            unit="lines",
+            minimum=0,
+            nullable=True,
+        ),
         _c(
             "interactions",
             "BIGINT",
@@ -497,8 +528,20 @@ COPILOT_DAILY = Table(
             minimum=0,
             nullable=True,
         ),
-        _c("active_users", "BIGINT", "Distinct active users that day in this cell.", minimum=0, nullable=True),
-        _c("engaged_users", "BIGINT", "Distinct engaged users that day in this cell.", minimum=0, nullable=True),
+        _c(
+            "active_users",
+            "BIGINT",
+            "Distinct active users that day in this cell.",
+            minimum=0,
+            nullable=True,
+        ),
+        _c(
+            "engaged_users",
+            "BIGINT",
+            "Distinct engaged users that day in this cell.",
+            minimum=0,
+            nullable=True,
+        ),
         _c("chats", "BIGINT", "Chat turns (chat features).", minimum=0, nullable=True),
         _c("source_file", "VARCHAR", "File the row was read from."),
     ),
@@ -557,7 +600,12 @@ QUARANTINE = Table(
     (
         _c("ingest_id", "VARCHAR", "The ingest run (see ingest_files)."),
         _c("file", "VARCHAR", "Path of the input file."),
-        _c("line", "BIGINT", "1-based line (JSONL, CSV) or row (Parquet) number; null for a file-level error.", nullable=True),
+        _c(
+            "line",
+            "BIGINT",
+            "1-based line (JSONL, CSV) or row (Parquet) number; null for a file-level error.",
+            nullable=True,
+        ),
         _c("target_table", "VARCHAR", "Table the row was meant for.", nullable=True),
         _c("field", "VARCHAR", "Field at fault, null when the whole row is.", nullable=True),
         _c("reason", "VARCHAR", "Machine-readable reason code."),

@@ -64,7 +64,9 @@ def connect(
 
 
 @contextmanager
-def open_warehouse(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(
+    path: str | Path, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Context manager around :func:`connect` that always closes the connection."""
     con = connect(path, read_only=read_only)
     try:
@@ -213,9 +215,7 @@ def export_parquet(
             )
         else:
             target.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY {name} TO '{target_sql}/data.parquet' (FORMAT PARQUET)"
-            )
+            con.execute(f"COPY {name} TO '{target_sql}/data.parquet' (FORMAT PARQUET)")
     return written
 
 
