@@ -37,7 +37,11 @@ def cli(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProce
 
 def test_three_entry_points_share_one_cli(tmp_path: Path) -> None:
     a = subprocess.run(
-        [sys.executable, str(REPO / "app.py"), "--help"], capture_output=True, text=True, check=True
+        [sys.executable, str(REPO / "app.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     b = cli("--help", home=tmp_path)
     for command in ("simulate", "ingest", "all", "warehouse"):

@@ -52,7 +52,7 @@ def emit_json(payload: Any) -> None:
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     for h in headers:
-        t.add_column(h, justify="right" if h.startswith(("rows", "n", "#")) else "left")
+        t.add_column(h, justify="right" if h.startswith(("rows", "n ", "#", "seconds")) else "left")
     for r in rows:
         t.add_row(
             *[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in r]

@@ -9,6 +9,7 @@ import typer
 
 from codex_ds import __version__
 from codex_ds.cli import pipeline as pipeline_cli
+from codex_ds.cli import sql as sql_cli
 from codex_ds.cli import telemetry as telemetry_cli
 from codex_ds.cli import warehouse as warehouse_cli
 from codex_ds.cli.console import AppState
@@ -57,6 +58,7 @@ def main(
 
 telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
+app.add_typer(sql_cli.app, name="sql")
 pipeline_cli.register(app)
 
 

@@ -1,0 +1,108 @@
+-- name: acceptance_by_latency_bucket
+-- category: latency
+-- description: Acceptance of shown suggestions by how long they took to appear, in
+--   latency buckets [0, 100), [100, 200), [200, 500), [500, 1000), [1000, 2000) and
+--   2000+ ms. Count-based, character- and line-weighted acceptance (METHODOLOGY.md §1).
+-- param: start_date DATE = NULL -- first day included (UTC date of shown_at); NULL: no lower bound
+-- param: end_date DATE = NULL -- last day included (UTC date of shown_at); NULL: no upper bound
+-- param: language VARCHAR = NULL in LANGUAGES -- only suggestions in this language; NULL: all
+-- param: editor VARCHAR = NULL in EDITORS -- only sessions in this editor; NULL: all
+-- param: segment VARCHAR = NULL in SEGMENTS -- only users of this segment; NULL: all
+-- param: model_version VARCHAR = NULL in suggestions.model_version -- only this model version; NULL: all
+-- column: latency_bucket VARCHAR -- bucket label, e.g. '200-500 ms'
+-- column: min_ms INTEGER -- lower bound of the bucket (included)
+-- column: max_ms INTEGER -- upper bound of the bucket (excluded; NULL: open-ended)
+-- column: mean_latency_ms DOUBLE -- mean latency of the bucket's shown suggestions
+-- column: users BIGINT -- distinct users with a shown suggestion
+-- column: shown BIGINT -- suggestions shown (outcome <> 'not_shown')
+-- column: accepted BIGINT -- shown suggestions accepted or partially accepted
+-- column: fully_accepted BIGINT -- shown suggestions accepted in full
+-- column: acceptance_rate DOUBLE -- accepted ÷ shown
+-- column: full_acceptance_rate DOUBLE -- fully_accepted ÷ shown
+-- column: suggested_chars BIGINT -- Σ suggested_chars of shown suggestions
+-- column: accepted_chars BIGINT -- Σ accepted_chars of shown suggestions
+-- column: char_acceptance_rate DOUBLE -- accepted_chars ÷ suggested_chars (character-weighted)
+-- column: suggested_lines BIGINT -- Σ suggested_lines of shown suggestions
+-- column: accepted_lines BIGINT -- Σ accepted_lines of shown suggestions
+-- column: line_acceptance_rate DOUBLE -- accepted_lines ÷ suggested_lines (line-weighted)
+-- column: share_of_shown DOUBLE -- shown ÷ all shown suggestions in the result
+
+WITH shown AS (
+    SELECT
+        CASE
+            WHEN s.latency_ms < 100 THEN 0
+            WHEN s.latency_ms < 200 THEN 100
+            WHEN s.latency_ms < 500 THEN 200
+            WHEN s.latency_ms < 1000 THEN 500
+            WHEN s.latency_ms < 2000 THEN 1000
+            ELSE 2000
+        END AS min_ms,
+        s.latency_ms,
+        s.user_id,
+        s.outcome,
+        s.suggested_chars,
+        s.accepted_chars,
+        s.suggested_lines,
+        s.accepted_lines
+    FROM suggestions AS s
+    INNER JOIN sessions AS se ON se.session_id = s.session_id
+    INNER JOIN users AS u ON u.user_id = s.user_id
+    WHERE s.outcome <> 'not_shown'
+        AND ($start_date IS NULL OR CAST(s.shown_at AS DATE) >= $start_date)
+        AND ($end_date IS NULL OR CAST(s.shown_at AS DATE) <= $end_date)
+        AND ($language IS NULL OR s.language = $language)
+        AND ($editor IS NULL OR se.editor = $editor)
+        AND ($segment IS NULL OR u.segment = $segment)
+        AND ($model_version IS NULL OR s.model_version = $model_version)
+),
+
+by_bucket AS (
+    SELECT
+        min_ms,
+        AVG(latency_ms) AS mean_latency_ms,
+        COUNT(DISTINCT user_id) AS users,
+        COUNT(*) AS shown,
+        CAST(SUM(CASE WHEN outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END)
+            AS BIGINT) AS accepted,
+        CAST(SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS fully_accepted,
+        CAST(SUM(suggested_chars) AS BIGINT) AS suggested_chars,
+        CAST(SUM(accepted_chars) AS BIGINT) AS accepted_chars,
+        CAST(SUM(suggested_lines) AS BIGINT) AS suggested_lines,
+        CAST(SUM(accepted_lines) AS BIGINT) AS accepted_lines
+    FROM shown
+    GROUP BY min_ms
+)
+
+SELECT
+    CASE min_ms
+        WHEN 0 THEN '0-100 ms'
+        WHEN 100 THEN '100-200 ms'
+        WHEN 200 THEN '200-500 ms'
+        WHEN 500 THEN '500-1000 ms'
+        WHEN 1000 THEN '1000-2000 ms'
+        ELSE '2000+ ms'
+    END AS latency_bucket,
+    CAST(min_ms AS INTEGER) AS min_ms,
+    CAST(CASE min_ms
+        WHEN 0 THEN 100
+        WHEN 100 THEN 200
+        WHEN 200 THEN 500
+        WHEN 500 THEN 1000
+        WHEN 1000 THEN 2000
+    END AS INTEGER) AS max_ms,
+    mean_latency_ms,
+    users,
+    shown,
+    accepted,
+    fully_accepted,
+    CAST(accepted AS DOUBLE) / NULLIF(shown, 0) AS acceptance_rate,
+    CAST(fully_accepted AS DOUBLE) / NULLIF(shown, 0) AS full_acceptance_rate,
+    suggested_chars,
+    accepted_chars,
+    CAST(accepted_chars AS DOUBLE) / NULLIF(suggested_chars, 0) AS char_acceptance_rate,
+    suggested_lines,
+    accepted_lines,
+    CAST(accepted_lines AS DOUBLE) / NULLIF(suggested_lines, 0) AS line_acceptance_rate,
+    CAST(shown AS DOUBLE) / SUM(shown) OVER () AS share_of_shown
+FROM by_bucket
+ORDER BY min_ms

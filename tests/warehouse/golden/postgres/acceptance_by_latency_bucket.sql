@@ -1,0 +1,107 @@
+WITH shown AS (
+  SELECT
+    CASE
+      WHEN s.latency_ms < 100
+      THEN 0
+      WHEN s.latency_ms < 200
+      THEN 100
+      WHEN s.latency_ms < 500
+      THEN 200
+      WHEN s.latency_ms < 1000
+      THEN 500
+      WHEN s.latency_ms < 2000
+      THEN 1000
+      ELSE 2000
+    END AS min_ms,
+    s.latency_ms,
+    s.user_id,
+    s.outcome,
+    s.suggested_chars,
+    s.accepted_chars,
+    s.suggested_lines,
+    s.accepted_lines
+  FROM suggestions AS s
+  INNER JOIN sessions AS se
+    ON se.session_id = s.session_id
+  INNER JOIN users AS u
+    ON u.user_id = s.user_id
+  WHERE
+    s.outcome <> 'not_shown'
+    AND (
+      %(start_date)s IS NULL OR CAST(s.shown_at AS DATE) >= %(start_date)s
+    )
+    AND (
+      %(end_date)s IS NULL OR CAST(s.shown_at AS DATE) <= %(end_date)s
+    )
+    AND (
+      %(language)s IS NULL OR s.language = %(language)s
+    )
+    AND (
+      %(editor)s IS NULL OR se.editor = %(editor)s
+    )
+    AND (
+      %(segment)s IS NULL OR u.segment = %(segment)s
+    )
+    AND (
+      %(model_version)s IS NULL OR s.model_version = %(model_version)s
+    )
+), by_bucket AS (
+  SELECT
+    min_ms,
+    AVG(latency_ms) AS mean_latency_ms,
+    COUNT(DISTINCT user_id) AS users,
+    COUNT(*) AS shown,
+    CAST(SUM(CASE WHEN outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
+    CAST(SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS fully_accepted,
+    CAST(SUM(suggested_chars) AS BIGINT) AS suggested_chars,
+    CAST(SUM(accepted_chars) AS BIGINT) AS accepted_chars,
+    CAST(SUM(suggested_lines) AS BIGINT) AS suggested_lines,
+    CAST(SUM(accepted_lines) AS BIGINT) AS accepted_lines
+  FROM shown
+  GROUP BY
+    min_ms
+)
+SELECT
+  CASE min_ms
+    WHEN 0
+    THEN '0-100 ms'
+    WHEN 100
+    THEN '100-200 ms'
+    WHEN 200
+    THEN '200-500 ms'
+    WHEN 500
+    THEN '500-1000 ms'
+    WHEN 1000
+    THEN '1000-2000 ms'
+    ELSE '2000+ ms'
+  END AS latency_bucket,
+  CAST(min_ms AS INT) AS min_ms,
+  CAST(CASE min_ms
+    WHEN 0
+    THEN 100
+    WHEN 100
+    THEN 200
+    WHEN 200
+    THEN 500
+    WHEN 500
+    THEN 1000
+    WHEN 1000
+    THEN 2000
+  END AS INT) AS max_ms,
+  mean_latency_ms,
+  users,
+  shown,
+  accepted,
+  fully_accepted,
+  CAST(accepted AS DOUBLE PRECISION) / NULLIF(shown, 0) AS acceptance_rate,
+  CAST(fully_accepted AS DOUBLE PRECISION) / NULLIF(shown, 0) AS full_acceptance_rate,
+  suggested_chars,
+  accepted_chars,
+  CAST(accepted_chars AS DOUBLE PRECISION) / NULLIF(suggested_chars, 0) AS char_acceptance_rate,
+  suggested_lines,
+  accepted_lines,
+  CAST(accepted_lines AS DOUBLE PRECISION) / NULLIF(suggested_lines, 0) AS line_acceptance_rate,
+  CAST(shown AS DOUBLE PRECISION) / SUM(shown) OVER () AS share_of_shown
+FROM by_bucket
+ORDER BY
+  min_ms

@@ -1,0 +1,68 @@
+WITH shown AS (
+  SELECT
+    se.task_type AS task_type,
+    s.user_id,
+    s.outcome,
+    s.suggested_chars,
+    s.accepted_chars,
+    s.suggested_lines,
+    s.accepted_lines
+  FROM suggestions AS s
+  INNER JOIN sessions AS se
+    ON se.session_id = s.session_id
+  INNER JOIN users AS u
+    ON u.user_id = s.user_id
+  WHERE
+    s.outcome <> 'not_shown'
+    AND (
+      %(start_date)s IS NULL OR CAST(s.shown_at AS DATE) >= %(start_date)s
+    )
+    AND (
+      %(end_date)s IS NULL OR CAST(s.shown_at AS DATE) <= %(end_date)s
+    )
+    AND (
+      %(language)s IS NULL OR s.language = %(language)s
+    )
+    AND (
+      %(editor)s IS NULL OR se.editor = %(editor)s
+    )
+    AND (
+      %(segment)s IS NULL OR u.segment = %(segment)s
+    )
+    AND (
+      %(model_version)s IS NULL OR s.model_version = %(model_version)s
+    )
+), by_task_type AS (
+  SELECT
+    task_type,
+    COUNT(DISTINCT user_id) AS users,
+    COUNT(*) AS shown,
+    CAST(SUM(CASE WHEN outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
+    CAST(SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS fully_accepted,
+    CAST(SUM(suggested_chars) AS BIGINT) AS suggested_chars,
+    CAST(SUM(accepted_chars) AS BIGINT) AS accepted_chars,
+    CAST(SUM(suggested_lines) AS BIGINT) AS suggested_lines,
+    CAST(SUM(accepted_lines) AS BIGINT) AS accepted_lines
+  FROM shown
+  GROUP BY
+    task_type
+)
+SELECT
+  task_type,
+  users,
+  shown,
+  accepted,
+  fully_accepted,
+  CAST(accepted AS DOUBLE PRECISION) / NULLIF(shown, 0) AS acceptance_rate,
+  CAST(fully_accepted AS DOUBLE PRECISION) / NULLIF(shown, 0) AS full_acceptance_rate,
+  suggested_chars,
+  accepted_chars,
+  CAST(accepted_chars AS DOUBLE PRECISION) / NULLIF(suggested_chars, 0) AS char_acceptance_rate,
+  suggested_lines,
+  accepted_lines,
+  CAST(accepted_lines AS DOUBLE PRECISION) / NULLIF(suggested_lines, 0) AS line_acceptance_rate,
+  CAST(shown AS DOUBLE PRECISION) / SUM(shown) OVER () AS share_of_shown
+FROM by_task_type
+ORDER BY
+  shown DESC NULLS LAST,
+  task_type

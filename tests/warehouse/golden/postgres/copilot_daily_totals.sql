@@ -1,0 +1,35 @@
+SELECT
+  c.api,
+  c.scope,
+  c.scope_id,
+  c.day,
+  c.suggestions,
+  c.acceptances,
+  CAST(c.acceptances AS DOUBLE PRECISION) / NULLIF(c.suggestions, 0) AS acceptance_rate,
+  c.lines_suggested,
+  c.lines_accepted,
+  CAST(c.lines_accepted AS DOUBLE PRECISION) / NULLIF(c.lines_suggested, 0) AS line_acceptance_rate,
+  c.active_users,
+  c.engaged_users,
+  c.interactions,
+  c.chats
+FROM copilot_daily AS c
+WHERE
+  c.breakdown = 'total'
+  AND (
+    %(start_date)s IS NULL OR c.day >= %(start_date)s
+  )
+  AND (
+    %(end_date)s IS NULL OR c.day <= %(end_date)s
+  )
+  AND (
+    %(api)s IS NULL OR c.api = %(api)s
+  )
+  AND (
+    %(scope_id)s IS NULL OR c.scope_id = %(scope_id)s
+  )
+ORDER BY
+  c.api,
+  c.scope,
+  c.scope_id,
+  c.day

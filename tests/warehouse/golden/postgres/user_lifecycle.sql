@@ -1,0 +1,85 @@
+WITH activity AS (
+  SELECT DISTINCT
+    se.user_id,
+    CAST(DATE_TRUNC('WEEK', CAST(se.started_at AS DATE)) AS DATE) AS week
+  FROM sessions AS se
+  INNER JOIN users AS u
+    ON u.user_id = se.user_id
+  WHERE
+    (
+      %(language)s IS NULL OR se.language = %(language)s
+    )
+    AND (
+      %(editor)s IS NULL OR se.editor = %(editor)s
+    )
+    AND (
+      %(segment)s IS NULL OR u.segment = %(segment)s
+    )
+), first_week AS (
+  SELECT
+    user_id,
+    MIN(week) AS first_week
+  FROM activity
+  GROUP BY
+    user_id
+), bounds AS (
+  SELECT
+    MIN(week) AS first_week,
+    MAX(week) AS last_week
+  FROM activity
+), weeks AS (
+  SELECT
+    CAST(g.week AS DATE) AS week
+  FROM (
+    SELECT
+      UNNEST(GENERATE_SERIES(b.first_week, b.last_week, INTERVAL '7 DAY')) AS week
+    FROM bounds AS b
+  ) AS g
+), flags AS (
+  SELECT
+    w.week,
+    f.first_week,
+    CASE WHEN NOT cur.user_id IS NULL THEN 1 ELSE 0 END AS active,
+    CASE WHEN NOT prev.user_id IS NULL THEN 1 ELSE 0 END AS active_before
+  FROM first_week AS f
+  INNER JOIN weeks AS w
+    ON w.week >= f.first_week
+  LEFT JOIN activity AS cur
+    ON cur.user_id = f.user_id AND cur.week = w.week
+  LEFT JOIN activity AS prev
+    ON prev.user_id = f.user_id AND prev.week = (
+      w.week + INTERVAL '-7'
+    )
+), counts AS (
+  SELECT
+    week,
+    CAST(SUM(active) AS BIGINT) AS active_users,
+    CAST(SUM(CASE WHEN active = 1 AND first_week = week THEN 1 ELSE 0 END) AS BIGINT) AS new_users,
+    CAST(SUM(CASE WHEN active = 1 AND active_before = 1 THEN 1 ELSE 0 END) AS BIGINT) AS returning_users,
+    CAST(SUM(
+      CASE WHEN active = 1 AND active_before = 0 AND first_week < week THEN 1 ELSE 0 END
+    ) AS BIGINT) AS resurrected_users,
+    CAST(SUM(CASE WHEN active = 0 AND active_before = 1 THEN 1 ELSE 0 END) AS BIGINT) AS churned_users,
+    CAST(SUM(CASE WHEN active = 0 AND first_week < week THEN 1 ELSE 0 END) AS BIGINT) AS dormant_users
+  FROM flags
+  GROUP BY
+    week
+)
+SELECT
+  week,
+  active_users,
+  new_users,
+  returning_users,
+  resurrected_users,
+  churned_users,
+  dormant_users
+FROM counts
+WHERE
+  (
+    %(start_date)s IS NULL OR week >= %(start_date)s
+  )
+  AND (
+    %(end_date)s IS NULL OR week <= %(end_date)s
+  )
+ORDER BY
+  week

@@ -1,0 +1,68 @@
+WITH shown AS (
+  SELECT
+    se.editor AS editor,
+    s.user_id,
+    s.outcome,
+    s.suggested_chars,
+    s.accepted_chars,
+    s.suggested_lines,
+    s.accepted_lines
+  FROM suggestions AS s
+  INNER JOIN sessions AS se
+    ON se.session_id = s.session_id
+  INNER JOIN users AS u
+    ON u.user_id = s.user_id
+  WHERE
+    s.outcome <> 'not_shown'
+    AND (
+      :start_date IS NULL OR CAST(s.shown_at AS DATE) >= :start_date
+    )
+    AND (
+      :end_date IS NULL OR CAST(s.shown_at AS DATE) <= :end_date
+    )
+    AND (
+      :language IS NULL OR s.language = :language
+    )
+    AND (
+      :editor IS NULL OR se.editor = :editor
+    )
+    AND (
+      :segment IS NULL OR u.segment = :segment
+    )
+    AND (
+      :model_version IS NULL OR s.model_version = :model_version
+    )
+), by_editor AS (
+  SELECT
+    editor,
+    COUNT(DISTINCT user_id) AS users,
+    COUNT(*) AS shown,
+    CAST(SUM(CASE WHEN outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
+    CAST(SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END) AS BIGINT) AS fully_accepted,
+    CAST(SUM(suggested_chars) AS BIGINT) AS suggested_chars,
+    CAST(SUM(accepted_chars) AS BIGINT) AS accepted_chars,
+    CAST(SUM(suggested_lines) AS BIGINT) AS suggested_lines,
+    CAST(SUM(accepted_lines) AS BIGINT) AS accepted_lines
+  FROM shown
+  GROUP BY
+    editor
+)
+SELECT
+  editor,
+  users,
+  shown,
+  accepted,
+  fully_accepted,
+  CAST(accepted AS DOUBLE) / NULLIF(shown, 0) AS acceptance_rate,
+  CAST(fully_accepted AS DOUBLE) / NULLIF(shown, 0) AS full_acceptance_rate,
+  suggested_chars,
+  accepted_chars,
+  CAST(accepted_chars AS DOUBLE) / NULLIF(suggested_chars, 0) AS char_acceptance_rate,
+  suggested_lines,
+  accepted_lines,
+  CAST(accepted_lines AS DOUBLE) / NULLIF(suggested_lines, 0) AS line_acceptance_rate,
+  CAST(shown AS DOUBLE) / SUM(shown) OVER () AS share_of_shown
+FROM by_editor
+ORDER BY
+  shown DESC NULLS LAST,
+  editor

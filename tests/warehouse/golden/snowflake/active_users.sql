@@ -1,0 +1,82 @@
+WITH activity AS (
+  SELECT DISTINCT
+    se.user_id,
+    CAST(se.started_at AS DATE) AS day
+  FROM sessions AS se
+  INNER JOIN users AS u
+    ON u.user_id = se.user_id
+  WHERE
+    (
+      :language IS NULL OR se.language = :language
+    )
+    AND (
+      :editor IS NULL OR se.editor = :editor
+    )
+    AND (
+      :segment IS NULL OR u.segment = :segment
+    )
+), bounds AS (
+  SELECT
+    MIN(day) AS first_day,
+    MAX(day) AS last_day
+  FROM activity
+), calendar AS (
+  SELECT
+    CAST(g.day AS DATE) AS day
+  FROM (
+    SELECT
+      IFF(_u.pos = _u_2.pos_2, _u_2.day, NULL) AS day
+    FROM bounds AS b
+    CROSS JOIN TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(
+      0,
+      (
+        GREATEST(ARRAY_SIZE(ARRAY_GENERATE_RANGE(b.first_day, b.last_day + 1, INTERVAL '1 DAY'))) - 1
+      ) + 1
+    ))) AS _u(seq, key, path, index, pos, this)
+    CROSS JOIN TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(b.first_day, b.last_day + 1, INTERVAL '1 DAY'))) AS _u_2(seq, key, path, pos_2, day, this)
+    WHERE
+      _u.pos = _u_2.pos_2
+      OR (
+        _u.pos > (
+          ARRAY_SIZE(ARRAY_GENERATE_RANGE(b.first_day, b.last_day + 1, INTERVAL '1 DAY')) - 1
+        )
+        AND _u_2.pos_2 = (
+          ARRAY_SIZE(ARRAY_GENERATE_RANGE(b.first_day, b.last_day + 1, INTERVAL '1 DAY')) - 1
+        )
+      )
+  ) AS g
+), report_days AS (
+  SELECT
+    c.day
+  FROM calendar AS c
+  WHERE
+    (
+      :start_date IS NULL OR c.day >= :start_date
+    )
+    AND (
+      :end_date IS NULL OR c.day <= :end_date
+    )
+), counts AS (
+  SELECT
+    r.day,
+    COUNT(DISTINCT CASE WHEN a.day = r.day THEN a.user_id END) AS dau,
+    COUNT(DISTINCT CASE WHEN a.day > DATEADD(DAY, -7, r.day) THEN a.user_id END) AS wau,
+    COUNT(DISTINCT a.user_id) AS mau
+  FROM report_days AS r
+  LEFT JOIN activity AS a
+    ON a.day <= r.day AND a.day > DATEADD(DAY, -28, r.day)
+  GROUP BY
+    r.day
+)
+SELECT
+  c.day,
+  c.dau,
+  c.wau,
+  c.mau,
+  CAST(c.dau AS DOUBLE) / NULLIF(c.mau, 0) AS stickiness,
+  CAST(c.dau AS DOUBLE) / NULLIF(c.wau, 0) AS dau_wau,
+  DATEADD(DAY, 27, b.first_day) <= c.day AS window_complete
+FROM counts AS c
+CROSS JOIN bounds AS b
+ORDER BY
+  c.day

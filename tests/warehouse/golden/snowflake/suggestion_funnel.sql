@@ -1,0 +1,108 @@
+WITH requests AS (
+  SELECT
+    s.suggestion_id,
+    s.session_id,
+    s.shown_at,
+    CASE WHEN s.outcome <> 'not_shown' THEN 1 ELSE 0 END AS is_shown,
+    CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END AS is_accepted
+  FROM suggestions AS s
+  INNER JOIN sessions AS se
+    ON se.session_id = s.session_id
+  INNER JOIN users AS u
+    ON u.user_id = s.user_id
+  WHERE
+    (
+      :start_date IS NULL OR CAST(s.shown_at AS DATE) >= :start_date
+    )
+    AND (
+      :end_date IS NULL OR CAST(s.shown_at AS DATE) <= :end_date
+    )
+    AND (
+      :language IS NULL OR s.language = :language
+    )
+    AND (
+      :editor IS NULL OR se.editor = :editor
+    )
+    AND (
+      :segment IS NULL OR u.segment = :segment
+    )
+    AND (
+      :model_version IS NULL OR s.model_version = :model_version
+    )
+), unchanged_30s AS (
+  SELECT
+    r.suggestion_id
+  FROM requests AS r
+  INNER JOIN persistence AS p
+    ON p.suggestion_id = r.suggestion_id
+  WHERE
+    r.is_accepted = 1 AND p.check_after_s = 30 AND p.edit_ratio = 0
+), next_test AS (
+  SELECT
+    r.suggestion_id,
+    CASE WHEN t.compile_ok AND t.tests_failed = 0 THEN 1 ELSE 0 END AS passed,
+    ROW_NUMBER() OVER (PARTITION BY r.suggestion_id ORDER BY t.ran_at, t.run_id) AS run_rank
+  FROM requests AS r
+  INNER JOIN unchanged_30s AS c
+    ON c.suggestion_id = r.suggestion_id
+  INNER JOIN runs AS t
+    ON t.session_id = r.session_id AND t.kind = 'test' AND t.ran_at >= r.shown_at
+), flags AS (
+  SELECT
+    r.is_shown,
+    r.is_accepted,
+    CASE WHEN NOT c.suggestion_id IS NULL THEN 1 ELSE 0 END AS is_unchanged,
+    CASE WHEN n.passed = 1 THEN 1 ELSE 0 END AS is_passing
+  FROM requests AS r
+  LEFT JOIN unchanged_30s AS c
+    ON c.suggestion_id = r.suggestion_id
+  LEFT JOIN next_test AS n
+    ON n.suggestion_id = r.suggestion_id AND n.run_rank = 1
+), totals AS (
+  SELECT
+    COUNT(*) AS opportunities,
+    CAST(SUM(is_shown) AS BIGINT) AS shown,
+    CAST(SUM(is_accepted) AS BIGINT) AS accepted,
+    CAST(SUM(is_unchanged) AS BIGINT) AS unchanged_30s,
+    CAST(SUM(is_passing) AS BIGINT) AS tests_pass
+  FROM flags
+), steps AS (
+  SELECT
+    1 AS step_order,
+    'opportunity' AS step,
+    opportunities AS suggestions
+  FROM totals
+  UNION ALL
+  SELECT
+    2 AS step_order,
+    'shown' AS step,
+    COALESCE(shown, 0) AS suggestions
+  FROM totals
+  UNION ALL
+  SELECT
+    3 AS step_order,
+    'accepted' AS step,
+    COALESCE(accepted, 0) AS suggestions
+  FROM totals
+  UNION ALL
+  SELECT
+    4 AS step_order,
+    'unchanged_30s' AS step,
+    COALESCE(unchanged_30s, 0) AS suggestions
+  FROM totals
+  UNION ALL
+  SELECT
+    5 AS step_order,
+    'tests_pass' AS step,
+    COALESCE(tests_pass, 0) AS suggestions
+  FROM totals
+)
+SELECT
+  CAST(step_order AS INT) AS step_order,
+  step,
+  CAST(suggestions AS BIGINT) AS suggestions,
+  CAST(suggestions AS DOUBLE) / NULLIF(LAG(suggestions) OVER (ORDER BY step_order), 0) AS step_conversion,
+  CAST(suggestions AS DOUBLE) / NULLIF(FIRST_VALUE(suggestions) OVER (ORDER BY step_order), 0) AS overall_conversion
+FROM steps
+ORDER BY
+  step_order

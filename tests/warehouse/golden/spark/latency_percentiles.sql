@@ -1,0 +1,46 @@
+WITH shown AS (
+  SELECT
+    s.model_version,
+    s.language,
+    s.latency_ms
+  FROM suggestions AS s
+  INNER JOIN sessions AS se
+    ON se.session_id = s.session_id
+  INNER JOIN users AS u
+    ON u.user_id = s.user_id
+  WHERE
+    s.outcome <> 'not_shown'
+    AND (
+      :start_date IS NULL OR CAST(s.shown_at AS DATE) >= :start_date
+    )
+    AND (
+      :end_date IS NULL OR CAST(s.shown_at AS DATE) <= :end_date
+    )
+    AND (
+      :language IS NULL OR s.language = :language
+    )
+    AND (
+      :editor IS NULL OR se.editor = :editor
+    )
+    AND (
+      :segment IS NULL OR u.segment = :segment
+    )
+    AND (
+      :model_version IS NULL OR s.model_version = :model_version
+    )
+)
+SELECT
+  model_version,
+  language,
+  COUNT(*) AS shown,
+  AVG(latency_ms) AS mean_ms,
+  PERCENTILE(latency_ms, 0.5) AS p50_ms,
+  PERCENTILE(latency_ms, 0.9) AS p90_ms,
+  PERCENTILE(latency_ms, 0.99) AS p99_ms
+FROM shown
+GROUP BY
+  model_version,
+  language
+ORDER BY
+  model_version NULLS LAST,
+  language NULLS LAST

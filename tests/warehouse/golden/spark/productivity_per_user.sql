@@ -1,0 +1,75 @@
+WITH sess AS (
+  SELECT
+    se.session_id,
+    se.user_id,
+    se.active_minutes,
+    se.typed_chars
+  FROM sessions AS se
+  INNER JOIN users AS u
+    ON u.user_id = se.user_id
+  WHERE
+    (
+      :start_date IS NULL OR CAST(se.started_at AS DATE) >= :start_date
+    )
+    AND (
+      :end_date IS NULL OR CAST(se.started_at AS DATE) <= :end_date
+    )
+    AND (
+      :language IS NULL OR se.language = :language
+    )
+    AND (
+      :editor IS NULL OR se.editor = :editor
+    )
+    AND (
+      :segment IS NULL OR u.segment = :segment
+    )
+), accepted_by_session AS (
+  SELECT
+    s.session_id,
+    CAST(SUM(CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS BIGINT) AS accepted,
+    CAST(SUM(s.accepted_chars) AS BIGINT) AS accepted_chars
+  FROM suggestions AS s
+  INNER JOIN sess
+    ON sess.session_id = s.session_id
+  GROUP BY
+    s.session_id
+), per_session AS (
+  SELECT
+    sess.user_id,
+    sess.active_minutes,
+    sess.typed_chars,
+    COALESCE(a.accepted, 0) AS accepted,
+    COALESCE(a.accepted_chars, 0) AS accepted_chars
+  FROM sess
+  LEFT JOIN accepted_by_session AS a
+    ON a.session_id = sess.session_id
+), per_user AS (
+  SELECT
+    user_id,
+    COUNT(*) AS sessions,
+    SUM(active_minutes) / 60.0 AS active_hours,
+    CAST(SUM(accepted) AS BIGINT) AS accepted,
+    CAST(SUM(accepted_chars) AS BIGINT) AS accepted_chars,
+    CAST(SUM(typed_chars) AS BIGINT) AS typed_chars,
+    CAST(SUM(CASE WHEN NOT typed_chars IS NULL THEN accepted_chars END) AS BIGINT) AS ai_chars
+  FROM per_session
+  GROUP BY
+    user_id
+)
+SELECT
+  p.user_id,
+  u.segment,
+  p.sessions,
+  p.active_hours,
+  p.accepted,
+  p.accepted_chars,
+  CAST(p.accepted AS DOUBLE) / NULLIF(p.active_hours, 0) AS accepted_per_active_hour,
+  CAST(p.accepted_chars AS DOUBLE) / NULLIF(p.active_hours, 0) AS accepted_chars_per_active_hour,
+  p.typed_chars,
+  p.ai_chars,
+  CAST(p.ai_chars AS DOUBLE) / NULLIF(p.typed_chars + p.ai_chars, 0) AS ai_code_share
+FROM per_user AS p
+INNER JOIN users AS u
+  ON u.user_id = p.user_id
+ORDER BY
+  p.user_id NULLS LAST
