@@ -26,7 +26,7 @@ EARLIEST_TIMESTAMP = "2015-01-01 00:00:00"
 #: Tolerance for clock skew when rejecting timestamps in the future.
 FUTURE_TOLERANCE_HOURS = 24
 
-SEGMENTS = ("beginner", "intermediate", "expert")
+SEGMENTS = ("beginner", "intermediate", "expert", "unknown")
 LANGUAGES = (
     "python",
     "javascript",
@@ -579,6 +579,7 @@ COPILOT_SEATS = Table(
     "copilot_seats",
     "Copilot seat assignments (snapshot), with the last activity of each seat.",
     (
+        _c("scope", "VARCHAR", "Level of the seat listing.", allowed=COPILOT_SCOPES),
         _c("scope_id", "VARCHAR", "Organisation / enterprise ('' when absent)."),
         _c("user_login", "VARCHAR", "Assignee login."),
         _c("user_id", "VARCHAR", "Assignee id.", nullable=True),
@@ -589,9 +590,30 @@ COPILOT_SEATS = Table(
         _c("last_activity_editor", "VARCHAR", "Editor of the last activity.", nullable=True),
         _c("source_file", "VARCHAR", "File the row was read from."),
     ),
-    ("scope_id", "user_login"),
+    ("scope", "scope_id", "user_login"),
     group="copilot",
     time_column="last_activity_at",
+)
+
+COPILOT_USER_PERIOD = Table(
+    "copilot_user_period",
+    "GitHub Copilot usage-metrics per user over a report period (user reports whose records "
+    "carry no day, e.g. 28-day enterprise user totals). Never split into days.",
+    (
+        _c("api", "VARCHAR", "API generation the row came from.", allowed=COPILOT_APIS),
+        _c("scope", "VARCHAR", "Level of the report.", allowed=COPILOT_SCOPES),
+        _c("scope_id", "VARCHAR", "Organisation / enterprise id or slug ('' when absent)."),
+        _c("period_start", "DATE", "First day of the report period."),
+        _c("period_end", "DATE", "Last day of the report period."),
+        *(
+            c
+            for c in COPILOT_USER_DAILY.columns
+            if c.name not in ("api", "scope", "scope_id", "day")
+        ),
+    ),
+    ("api", "scope", "scope_id", "period_start", "period_end", "user_id"),
+    group="copilot",
+    time_column="period_end",
 )
 
 QUARANTINE = Table(
@@ -654,6 +676,7 @@ TABLES: dict[str, Table] = {
         COPILOT_DAILY,
         COPILOT_USER_DAILY,
         COPILOT_SEATS,
+        COPILOT_USER_PERIOD,
         QUARANTINE,
         INGEST_FILES,
     )
