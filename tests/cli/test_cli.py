@@ -75,7 +75,7 @@ def _fingerprints(path: Path) -> dict[str, tuple[int, int]]:
         out = {}
         for t in schema.EVENT_TABLES:
             n, h = con.execute(
-                f"SELECT count(*), coalesce(sum(hash(t.*)), 0) FROM {t} AS t"
+                f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {t} AS t"
             ).fetchone()  # type: ignore[misc]
             out[t] = (int(n), int(h))
         return out
