@@ -67,6 +67,26 @@ def step_warehouse_report(ctx: RunContext) -> StepResult:
     return StepResult("warehouse_report", {"tables": len(info.tables)}, [str(path)])
 
 
+def step_analytics(ctx: RunContext) -> StepResult:
+    """Run every named SQL query; write each result as CSV and an index to reports/analytics.md."""
+    from codex_ds.reporting.analytics import render_analytics_index
+    from codex_ds.warehouse import catalog
+
+    out_dir = ctx.workspace.reports / "analytics"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cat = catalog.default_catalog()
+    results = catalog.run_all(ctx.con, cat)
+    for res in results:
+        catalog.write_result(res, "csv", out_dir / f"{res.query}.csv")
+    index = ctx.workspace.reports / "analytics.md"
+    index.write_text(render_analytics_index(cat, results))
+    return StepResult(
+        "analytics",
+        {"queries": len(results), "rows": sum(r.rows for r in results)},
+        [str(index), str(out_dir)],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -79,6 +99,7 @@ def default_steps() -> list[Step]:
     return [
         Step("simulate", "simulate telemetry with planted effects", step_simulate),
         Step("warehouse_report", "summarise the warehouse", step_warehouse_report),
+        Step("analytics", "run the named SQL metric suite", step_analytics),
         Step("export_parquet", "export Parquet partitioned by day", step_export),
     ]
 

@@ -20,7 +20,8 @@ def all_steps(
     """Run the main job: simulate the default data, then every analysis step.
 
     Writes the warehouse, ground_truth.json, reports/ and the Parquet export into
-    the workspace (--home). Steps so far: simulate, warehouse report, Parquet export.
+    the workspace (--home). Steps: simulate, warehouse report, the analytics SQL
+    suite (reports/analytics.md and one CSV per query), Parquet export.
     """
     from codex_ds import pipeline
     from codex_ds.telemetry.simulate import SimulationConfig
