@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The test command (README's second command; .ci/run calls exactly this).
-# Installs the package with its test extras, then runs the whole suite, slow and
-# shared-data tests included (shared-data tests skip with a reason when ../shared/data is absent).
+# Installs the package with its test and Spark extras (and Java 17 from Debian when absent),
+# then runs the whole suite: slow, subprocess and Spark tests included. Tests that read
+# ../shared/data skip with a reason when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --disable-pip-version-check -q -e '.[dev]'
+if ! command -v java >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+python -m pip install --disable-pip-version-check -q -e '.[dev,spark]'
+# Spark tests must run here, never skip quietly.
+export CODEX_DS_REQUIRE_SPARK=1
 exec python -m pytest -n 2 --dist loadfile "$@"

@@ -26,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codex_ds.cli.main import app
+from codex_ds.telemetry import schema
 from codex_ds.warehouse import catalog, db
 
 try:
@@ -97,7 +98,7 @@ def test_header_is_parsed() -> None:
     assert (seg.nullable, seg.vocabulary, seg.choices) == (
         True,
         "SEGMENTS",
-        ("beginner", "intermediate", "expert"),
+        schema.SEGMENTS,
     )
     assert (team.required, team.nullable) == (True, False)
     assert (n.dtype, n.default) == ("INTEGER", 3)
@@ -275,17 +276,17 @@ def test_sql_in_a_value_is_only_a_value(small_warehouse: duckdb.DuckDBPyConnecti
 
 def test_known_values_fill_a_picker(small_warehouse: duckdb.DuckDBPyConnection) -> None:
     q = CATALOG.get("acceptance_by_language")
-    assert catalog.known_values(small_warehouse, q.param("segment")) == [
-        "beginner",
-        "intermediate",
-        "expert",
-    ]
+    assert catalog.known_values(small_warehouse, q.param("segment")) == list(schema.SEGMENTS)
     assert catalog.known_values(small_warehouse, q.param("model_version")) == []
     assert catalog.known_values(small_warehouse, q.param("start_date")) == []
 
 
-def test_spark_engine_is_declared_not_faked(small_warehouse: duckdb.DuckDBPyConnection) -> None:
-    with pytest.raises(catalog.EngineNotAvailableError, match="not available yet"):
+def test_spark_engine_does_not_run_on_a_duckdb_connection(
+    small_warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """Spark reads the Parquet export (test_spark.py); without PySpark or Java the error
+    says what to install."""
+    with pytest.raises(catalog.EngineNotAvailableError, match=r"SparkWarehouse|pip install|Java"):
         catalog.run(small_warehouse, CATALOG.get("active_users"), engine="spark")
 
 
@@ -455,7 +456,8 @@ def test_cli_run_all_on_an_empty_warehouse(home: Path, tmp_path: Path) -> None:
         (("run", "top_error_messages", "-p", "n=ten"), "'ten' is not an integer"),
         (("run", "active_users", "-p", f"language={INJECTION}"), "is not one of LANGUAGES"),
         (("run", "daily_metrics", "-p", f"model_version={INJECTION}"), "does not occur in"),
-        (("run", "active_users", "--engine", "spark"), "not available yet"),
+        (("run", "active_users", "--engine", "sparc"), "unknown engine 'sparc'"),
+        (("run", "active_users", "--spark-master", "local[1]"), "need(s) --engine spark"),
         (("run", "active_users", "--format", "xlsx"), "one of table, csv, json, parquet"),
         (("run",), "give a query NAME or --all"),
         (("run", "--all", "-p", "nope=1"), "no query has parameter(s) nope"),

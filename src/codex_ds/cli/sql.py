@@ -1,11 +1,17 @@
-"""``codex-ds sql ...``: list, show, run and transpile the named warehouse queries."""
+"""``codex-ds sql ...``: list, show, run and transpile the named warehouse queries.
+
+``sql run`` runs on DuckDB (the warehouse file) or, with ``--engine spark``, on Spark over the
+warehouse's Parquet export (``codex-ds warehouse export`` writes it; ``--parquet DIR`` reads
+another, ``--spark-master URL`` runs on a cluster).
+"""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import duckdb
 import typer
@@ -14,6 +20,9 @@ from rich.table import Table
 
 from codex_ds.cli.console import emit_json, err, fail, out, state, table
 from codex_ds.warehouse import catalog, db
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_ds.warehouse.spark import SparkWarehouse
 
 app = typer.Typer(
     help="Named analytics queries over the warehouse: list, show, run, transpile.",
@@ -51,6 +60,82 @@ def _connect(ctx: typer.Context) -> duckdb.DuckDBPyConnection:
         return db.connect(ws.warehouse, read_only=True)
     except db.WarehouseError as exc:
         raise fail(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class _SparkOptions:
+    """Where and how ``--engine spark`` runs."""
+
+    master: str
+    parquet: str | None  # a folder or a URI (hdfs://, s3a://): not a Path, which eats "//"
+    conf: dict[str, str]
+
+
+def _spark_options(
+    engine: str, master: str | None, parquet: str | None, conf: list[str] | None
+) -> _SparkOptions | None:
+    """The Spark options, or None for DuckDB (which takes none of them)."""
+    given = [
+        flag
+        for flag, value in (
+            ("--spark-master", master),
+            ("--parquet", parquet),
+            ("--spark-conf", conf),
+        )
+        if value
+    ]
+    if engine != "spark":
+        if given:
+            raise fail(f"{', '.join(given)} need(s) --engine spark", 2)
+        return None
+    from codex_ds.warehouse import spark
+
+    settings: dict[str, str] = {}
+    for pair in conf or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise fail(f"--spark-conf {pair!r}: expected spark.KEY=VALUE", 2)
+        settings[key.strip()] = value
+    try:
+        chosen = spark.check_master(master or spark.DEFAULT_MASTER)
+    except catalog.CatalogError as exc:
+        raise fail(f"--spark-master: {exc}", 2) from None
+    return _SparkOptions(chosen, parquet, settings)
+
+
+def _open_spark(ctx: typer.Context, opts: _SparkOptions) -> SparkWarehouse:
+    """The Parquet export as Spark views (a warning when it is older than the warehouse)."""
+    from codex_ds.warehouse import spark
+
+    ws = state(ctx).workspace
+    export_dir: str | Path = opts.parquet or ws.exports
+    if spark.export_is_stale(ws.warehouse, export_dir):
+        err.print(
+            f"[yellow]warning:[/] the Parquet export {export_dir} is older than the warehouse "
+            f"{ws.warehouse}: `codex-ds warehouse export` refreshes it",
+            highlight=False,
+        )
+    try:
+        with err.status(f"Starting Spark ({opts.master}) on {export_dir} ..."):
+            wh = spark.SparkWarehouse.open(export_dir, master=opts.master, conf=opts.conf)
+    except catalog.CatalogError as exc:
+        raise fail(str(exc), 2) from None
+    except (db.WarehouseError, spark.SparkError) as exc:
+        raise fail(str(exc)) from None
+    if not any(wh.tables.values()):
+        err.print(
+            f"[yellow]note:[/] {wh.export_dir} holds no table files: every table is empty "
+            "(an empty warehouse exports none)",
+            highlight=False,
+        )
+    return wh
+
+
+def _query_errors() -> tuple[type[Exception], ...]:
+    """Errors of a query run that are the query's (exit 1), not the input's."""
+    from codex_ds.warehouse.spark import SparkError
+
+    return (duckdb.Error, SparkError)
 
 
 @app.command("list")
@@ -147,7 +232,35 @@ def run(
             help="Write the rows to this file (with --all: a folder, one file per query).",
         ),
     ] = None,
-    engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (the warehouse file) or spark (its Parquet export)."),
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="Spark master URL, e.g. spark://host:7077 (default local[2]; --engine spark).",
+            show_default=False,
+        ),
+    ] = None,
+    parquet: Annotated[
+        str | None,
+        typer.Option(
+            "--parquet",
+            help="Parquet export read by --engine spark (default <home>/parquet, written by "
+            "`codex-ds warehouse export`); a URI such as hdfs://... or s3a://... on a cluster.",
+            show_default=False,
+        ),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="spark.KEY=VALUE passed to the Spark session (repeatable; --engine spark).",
+            show_default=False,
+        ),
+    ] = None,
     all_queries: Annotated[
         bool, typer.Option("--all", help="Run every query with its defaults.")
     ] = False,
@@ -161,6 +274,10 @@ def run(
     Parameters are bound by the engine, never pasted into SQL. With --all every query runs
     with its defaults (a --param applies to the queries that declare it) and a summary is
     printed; --out DIR then writes each result as DIR/NAME.{csv,json,parquet}.
+
+    --engine spark runs the same query, transpiled to Spark SQL, on the warehouse's Parquet
+    export (run `codex-ds warehouse export` first, and again after the warehouse changes) in
+    a local Spark session, or on the cluster of --spark-master.
     """
     if as_json and not all_queries:
         fmt = "json"
@@ -170,6 +287,7 @@ def run(
         catalog.require_engine(engine)
     except catalog.CatalogError as exc:
         raise fail(f"--engine {engine}: {exc}", 2) from None
+    spark_opts = _spark_options(engine, spark_master, parquet, spark_conf)
     if all_queries == (name is not None):
         raise fail("give a query NAME or --all (not both)", 2)
     try:
@@ -177,7 +295,7 @@ def run(
     except catalog.ParameterError as exc:
         raise fail(str(exc), 2) from None
     if all_queries:
-        _run_all(ctx, assignments, fmt, out_path, as_json)
+        _run_all(ctx, assignments, fmt, out_path, as_json, spark_opts)
         return
     assert name is not None
     q = _query(name)
@@ -187,12 +305,12 @@ def run(
         catalog.bind(q, assignments)  # report bad parameters before opening the warehouse
     except catalog.CatalogError as exc:
         raise fail(str(exc), 2) from None
-    con = _connect(ctx)
+    con = _connect(ctx) if spark_opts is None else _open_spark(ctx, spark_opts)
     try:
         result = catalog.run(con, q, assignments)
     except catalog.CatalogError as exc:
         raise fail(str(exc), 2) from None
-    except duckdb.Error as exc:
+    except _query_errors() as exc:
         raise fail(f"query {q.name!r} failed: {exc}") from None
     finally:
         con.close()
@@ -214,6 +332,7 @@ def _run_all(
     fmt: str,
     out_dir: Path | None,
     as_json: bool,
+    spark_opts: _SparkOptions | None = None,
 ) -> None:
     cat = _catalog()
     queries = cat.list()
@@ -230,15 +349,16 @@ def _run_all(
         except catalog.ParameterError as exc:
             raise fail(str(exc), 2) from None
     file_fmt = _file_format(fmt)
-    con = _connect(ctx)
+    con = _connect(ctx) if spark_opts is None else _open_spark(ctx, spark_opts)
     summary: list[dict[str, Any]] = []
     failures = 0
+    errors: tuple[type[Exception], ...] = (catalog.CatalogError, *_query_errors())
     try:
         for q in queries:
             entry: dict[str, Any] = {"query": q.name, "category": q.category}
             try:
                 result = catalog.run(con, q, owned[q.name])
-            except (catalog.CatalogError, duckdb.Error) as exc:
+            except errors as exc:
                 failures += 1
                 entry.update(ok=False, error=str(exc))
                 summary.append(entry)
@@ -252,7 +372,13 @@ def _run_all(
     finally:
         con.close()
     if as_json:
-        emit_json({"queries": summary, "failed": failures})
+        emit_json(
+            {
+                "engine": "duckdb" if spark_opts is None else "spark",
+                "queries": summary,
+                "failed": failures,
+            }
+        )
     else:
         out.print(
             table(

@@ -63,6 +63,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import sqlglot.expressions as sqlglot_exp
 
+    from codex_ds.warehouse.spark import SparkWarehouse
+
 QUERIES_DIR = Path(__file__).with_name("queries")
 
 ParamType = Literal[
@@ -151,7 +153,8 @@ class QueryDefinitionError(CatalogError):
 
 
 class EngineNotAvailableError(CatalogError):
-    """An engine that is declared but not built yet (Spark)."""
+    """An engine that cannot run here: Spark without PySpark or Java (the message says what
+    to install), or a connection of one engine asked to run on another."""
 
 
 @dataclass(frozen=True)
@@ -734,10 +737,16 @@ def _check_known(con: duckdb.DuckDBPyConnection, param: Param, value: Any) -> No
     found = con.execute(f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1", [value]).fetchone()
     if found:
         return
-    known = known_values(con, param, limit=11)
+    raise unknown_value_error(param, value, known_values(con, param, limit=11))
+
+
+def unknown_value_error(param: Param, value: Any, known: Sequence[Any]) -> ParameterError:
+    """The error for a value of a parameter declared ``in table.column`` that does not occur
+    in that column; ``known`` holds (up to 11 of) the values that do, sorted."""
+    table, _ = _values_source(param)
     close = difflib.get_close_matches(str(value), [str(k) for k in known], n=3)
     listed = ", ".join(str(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
-    raise ParameterError(
+    return ParameterError(
         f"parameter {param.name!r}: {value!r} does not occur in {param.values_from}"
         + (f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "")
         + (f" (values: {listed})" if known else f" ({table} is empty)")
@@ -788,36 +797,59 @@ class QueryResult:
 
 
 def require_engine(engine: str) -> Engine:
-    """``engine`` if it can run queries here; :class:`EngineNotAvailableError` for Spark
-    (declared, not built yet), :class:`CatalogError` for an unknown name.
+    """``engine`` if it can run queries here: :class:`CatalogError` for an unknown name,
+    :class:`EngineNotAvailableError` (with what to install) for Spark without PySpark or
+    Java 17+.
     """
     if engine == "spark":
-        raise EngineNotAvailableError(
-            "the Spark engine is not available yet: use --engine duckdb, or take the Spark SQL "
-            "from `codex-ds sql transpile NAME --dialect spark`"
-        )
+        from codex_ds.warehouse import spark
+
+        spark.check_available()
+        return "spark"
     if engine != "duckdb":
         raise CatalogError(f"unknown engine {engine!r}; one of {', '.join(ENGINES)}")
     return "duckdb"
 
 
+def engine_of(con: duckdb.DuckDBPyConnection | SparkWarehouse) -> Engine:
+    """The engine behind a connection: ``spark`` for a
+    :class:`~codex_ds.warehouse.spark.SparkWarehouse`, else ``duckdb``."""
+    return "spark" if getattr(con, "engine", None) == "spark" else "duckdb"
+
+
 def run(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | SparkWarehouse,
     query: Query,
     params: Mapping[str, Any] | None = None,
     *,
-    engine: Engine = "duckdb",
+    engine: Engine | None = None,
 ) -> QueryResult:
-    """Run ``query`` with bound parameters on the warehouse connection ``con``."""
-    require_engine(engine)
-    bound = bind(query, params, con=con)
+    """Run ``query`` with bound parameters on ``con``: a DuckDB warehouse connection, or the
+    warehouse's Parquet export on Spark (:meth:`codex_ds.warehouse.spark.SparkWarehouse.open`).
+    ``engine``, when given, must be the connection's.
+    """
+    actual = engine_of(con)
+    if engine is not None and require_engine(engine) != actual:
+        raise EngineNotAvailableError(
+            f"engine {engine!r} cannot run on a {actual} connection: "
+            + (
+                "open the Parquet export with codex_ds.warehouse.spark.SparkWarehouse.open "
+                "(`codex-ds warehouse export` writes it)"
+                if engine == "spark"
+                else "pass a DuckDB connection (codex_ds.warehouse.db.connect)"
+            )
+        )
+    if actual == "spark":
+        return cast("SparkWarehouse", con).run(query, params)
+    duck = cast("duckdb.DuckDBPyConnection", con)
+    bound = bind(query, params, con=duck)
     started = time.perf_counter()
-    table = con.execute(query.sql, bound).to_arrow_table()
+    table = duck.execute(query.sql, bound).to_arrow_table()
     return QueryResult(query.name, bound, table, time.perf_counter() - started, "duckdb")
 
 
 def run_all(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | SparkWarehouse,
     catalog: Catalog | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> list[QueryResult]:
@@ -981,6 +1013,7 @@ def _generate(
         tree = tree.transform(to_literal)
     if dialect == "spark":
         tree = tree.transform(_spark_exact_percentile)
+        tree = tree.transform(_spark_rounding_integer_cast)
     generator = Dialect.get_or_raise(dialect).generator(
         pretty=pretty, unsupported_level=ErrorLevel.IGNORE
     )
@@ -1003,6 +1036,30 @@ def _spark_exact_percentile(node: sqlglot_exp.Expr) -> sqlglot_exp.Expr:
     ):
         ordered = node.expression.expressions[0]
         return exp.Quantile(this=ordered.this.copy(), quantile=node.this.this.copy())
+    return node
+
+
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+
+
+def _spark_rounding_integer_cast(node: sqlglot_exp.Expr) -> sqlglot_exp.Expr:
+    """``CAST(a / b AS INTEGER)`` → ``CAST(BROUND(a / b) AS INT)`` on Spark.
+
+    ``/`` gives a DOUBLE on both engines, but DuckDB casts a DOUBLE to an integer by rounding
+    to the nearest (ties to even: 2.5 → 2, 3.5 → 4, 2.7 → 3) and Spark truncates (2.7 → 2).
+    ``BROUND`` (half-even) makes Spark round as DuckDB does. Only a division is rewritten:
+    the catalog casts other doubles to integers nowhere, and sqlglot does not know the type
+    of a bare column.
+    """
+    from sqlglot import exp
+
+    if (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.Div)
+        and node.to.this.name in _INTEGER_TYPES
+    ):
+        rounded = exp.Anonymous(this="BROUND", expressions=[node.this.copy()])
+        return exp.Cast(this=rounded, to=node.to.copy())
     return node
 
 

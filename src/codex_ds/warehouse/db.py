@@ -208,7 +208,13 @@ def export_parquet(
         if n == 0:
             continue
         target_sql = str(target).replace("'", "''")
-        if table.time_column:
+        if table.time_column == "day":  # already a DATE column: partition on it, keep it
+            con.execute(
+                f"COPY (SELECT * FROM {name}) TO '{target_sql}' "
+                "(FORMAT PARQUET, PARTITION_BY (day), WRITE_PARTITION_COLUMNS true, "
+                "OVERWRITE_OR_IGNORE)"
+            )
+        elif table.time_column:
             con.execute(
                 f"COPY (SELECT *, CAST({table.time_column} AS DATE) AS day FROM {name}) "
                 f"TO '{target_sql}' (FORMAT PARQUET, PARTITION_BY (day), OVERWRITE_OR_IGNORE)"

@@ -53,7 +53,7 @@ WITH cohort AS (
 )
 SELECT
   c.cohort_week,
-  CAST(DATEDIFF(DAY, c.cohort_week, w.activity_week) / 7 AS INT) AS week_n,
+  CAST(BROUND(DATEDIFF(DAY, c.cohort_week, w.activity_week) / 7) AS INT) AS week_n,
   w.activity_week,
   c.cohort_users,
   COALESCE(a.active_users, 0) AS active_users,
