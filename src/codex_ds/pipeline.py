@@ -87,6 +87,34 @@ def step_analytics(ctx: RunContext) -> StepResult:
     )
 
 
+def step_experiments(ctx: RunContext) -> StepResult:
+    """Analyse every experiment in the warehouse; write reports/experiments.md and .json,
+    comparing each interval with the planted lift when ground_truth.json exists."""
+    from codex_ds.experiments import analysis
+    from codex_ds.reporting.experiments import render_experiments_report
+
+    truth: dict[str, Any] = {}
+    if ctx.workspace.ground_truth.exists():
+        gt = json.loads(ctx.workspace.ground_truth.read_text())
+        truth = {str(e["id"]): e for e in gt.get("experiments", [])}
+    ids = sorted({str(r["experiment_id"]) for r in analysis.list_experiments(ctx.con)})
+    results = [analysis.analyze(ctx.con, analysis.ExperimentDefinition(i)) for i in ids]
+    md = ctx.workspace.reports / "experiments.md"
+    js = ctx.workspace.reports / "experiments.json"
+    text, payload = render_experiments_report(results, truth)
+    md.write_text(text)
+    js.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return StepResult(
+        "experiments",
+        {
+            "experiments": len(results),
+            "decisions": {r.experiment: r.decision for r in results},
+            "truth_covered": {k: v["covers_truth"] for k, v in payload["ground_truth"].items()},
+        },
+        [str(md), str(js)],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -100,6 +128,7 @@ def default_steps() -> list[Step]:
         Step("simulate", "simulate telemetry with planted effects", step_simulate),
         Step("warehouse_report", "summarise the warehouse", step_warehouse_report),
         Step("analytics", "run the named SQL metric suite", step_analytics),
+        Step("experiments", "analyse the A/B tests: ship / hold / rollback", step_experiments),
         Step("export_parquet", "export Parquet partitioned by day", step_export),
     ]
 

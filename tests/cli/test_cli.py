@@ -103,7 +103,13 @@ def test_same_seed_gives_identical_tables_and_rerun_replaces(tmp_path: Path) -> 
 def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
     res = json.loads(cli("all", "--users", "300", "--days", "14", "--json", home=tmp_path).stdout)
     names = [s["name"] for s in res["steps"]]
-    assert names == ["simulate", "warehouse_report", "analytics", "export_parquet"]
+    assert names == [
+        "simulate",
+        "warehouse_report",
+        "analytics",
+        "experiments",
+        "export_parquet",
+    ]
     analytics = next(s for s in res["steps"] if s["name"] == "analytics")
     assert analytics["summary"]["queries"] >= 20
     index = (tmp_path / "reports" / "analytics.md").read_text()
@@ -112,6 +118,7 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
     assert csv.splitlines()[0].startswith("language,")
     assert (tmp_path / "reports" / "warehouse.md").exists()
     assert (tmp_path / "reports" / "all.json").exists()
+    assert "# Experiments" in (tmp_path / "reports" / "experiments.md").read_text()
     assert any((tmp_path / "parquet" / "suggestions").iterdir())
 
 

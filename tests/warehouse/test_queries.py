@@ -236,7 +236,39 @@ def handmade_tables(seed: int = 11) -> dict[str, pa.Table]:
     }
     tables.update(_copilot_tables())
     tables.update(_quarantine_tables())
+    tables.update(_experiment_tables(n_users))
     return tables
+
+
+def _experiment_tables(n_users: int) -> dict[str, pa.Table]:
+    """Two experiments: one running (no end; the last users never had a session, so they
+    count with zeros) and one ended with three variants; two users are never assigned."""
+    experiments = {
+        "experiment_id": ["exp_model_v2", "exp_other"],
+        "name": ["Model m2 vs m1", "Three arms"],
+        "description": [None, "ended"],
+        "unit": ["user", "user"],
+        "control_variant": ["m1", "a"],
+        "started_at": [_us(START + dt.timedelta(days=14)), _us(START + dt.timedelta(days=3))],
+        "ended_at": [None, _us(START + dt.timedelta(days=20), 3600.0)],
+    }
+    assignments: dict[str, list[Any]] = defaultdict(list)
+    for i in range(n_users):
+        if i in (3, 17):  # never assigned
+            continue
+        assignments["experiment_id"].append("exp_model_v2")
+        assignments["user_id"].append(f"u{i:02d}")
+        assignments["variant"].append("m2" if i % 2 else "m1")
+        assignments["assigned_at"].append(_us(START + dt.timedelta(days=14)))
+        if i % 4 != 0:
+            assignments["experiment_id"].append("exp_other")
+            assignments["user_id"].append(f"u{i:02d}")
+            assignments["variant"].append("abc"[i % 3])
+            assignments["assigned_at"].append(_us(START + dt.timedelta(days=3)))
+    return {
+        "experiments": pa.Table.from_pydict(experiments),
+        "assignments": pa.Table.from_pydict(dict(assignments)),
+    }
 
 
 def _copilot_tables() -> dict[str, pa.Table]:
@@ -557,6 +589,8 @@ def _open(name: str, path: Path) -> Warehouse:
             "copilot_user_daily",
             "quarantine",
             "ingest_files",
+            "experiments",
+            "assignments",
         )
     }
     return Warehouse(name, con, frames)
@@ -1460,6 +1494,121 @@ def quarantine_summary(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
 
 Oracle = Callable[[Warehouse, dict[str, Any]], pd.DataFrame]
 
+
+def _experiment_units(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    e, a = w.t["experiments"], w.t["assignments"]
+    units = a.merge(e, on="experiment_id")
+    if p.get("experiment_id") is not None:
+        units = units[units.experiment_id == p["experiment_id"]]
+    units = units.assign(is_control=units.variant == units.control_variant)
+    return units
+
+
+def experiment_assignment_counts(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    units = _experiment_units(w, p)
+    rows = []
+    for (exp, name, variant, ctl), g in units.groupby(
+        ["experiment_id", "name", "variant", "is_control"]
+    ):
+        total = int((units.experiment_id == exp).sum())
+        n = int(g.user_id.nunique())
+        rows.append(
+            {
+                "experiment_id": exp,
+                "name": name,
+                "variant": variant,
+                "is_control": bool(ctl),
+                "units": n,
+                "share": n / total,
+            }
+        )
+    return pd.DataFrame(rows, columns=CATALOG.get("experiment_assignment_counts").column_names)
+
+
+def experiment_unit_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Per-user values in plain Python, then sums per arm (METHODOLOGY.md §5.11)."""
+    units = _experiment_units(w, p)
+    sug = w.t["suggestions"]
+    sug = sug[sug.outcome != "not_shown"]
+    runs = w.t["runs"]
+    runs = runs[runs.kind == "test"]
+    per_user = []
+    for u in units.itertuples(index=False):
+        start, end = u.started_at, u.ended_at
+        mine = sug[sug.user_id == u.user_id]
+        if not _null(end):
+            mine = mine[mine.shown_at < end]
+        post, pre = mine[mine.shown_at >= start], mine[mine.shown_at < start]
+        r = runs[(runs.user_id == u.user_id) & (runs.ran_at >= start)]
+        if not _null(end):
+            r = r[r.ran_at < end]
+        per_user.append(
+            {
+                "experiment_id": u.experiment_id,
+                "variant": u.variant,
+                "is_control": bool(u.is_control),
+                "shown": float(len(post)),
+                "accepted": float(post.outcome.isin(ACCEPTED).sum()),
+                "latency": float(post.latency_ms.sum()),
+                "pre_shown": float(len(pre)),
+                "pre_accepted": float(pre.outcome.isin(ACCEPTED).sum()),
+                "tests_passed": float(r.tests_passed.sum()),
+                "tests_run": float((r.tests_passed + r.tests_failed).sum()),
+            }
+        )
+    columns = CATALOG.get("experiment_unit_stats").column_names
+    if not per_user:
+        return pd.DataFrame([], columns=columns)
+    df = pd.DataFrame(per_user)
+    q = p.get("winsorize_quantile")
+    q = 1.0 if q is None else q
+    df["c"] = np.minimum(df.accepted, np.quantile(df.accepted, q))
+    df["cp"] = np.minimum(df.pre_accepted, np.quantile(df.pre_accepted, q))
+    rows = []
+    for (exp, variant, ctl), g in df.groupby(["experiment_id", "variant", "is_control"]):
+
+        def s(x: pd.Series, y: pd.Series | None = None, g: pd.DataFrame = g) -> float:
+            return float((x * (x if y is None else y)).sum())
+
+        rows.append(
+            {
+                "experiment_id": exp,
+                "variant": variant,
+                "is_control": bool(ctl),
+                "units": len(g),
+                "active_units": int((g.shown > 0).sum()),
+                "shown_sum": float(g.shown.sum()),
+                "shown_sum_squares": s(g.shown),
+                "accepted_sum": float(g.accepted.sum()),
+                "accepted_sum_squares": s(g.accepted),
+                "accepted_shown_sum": s(g.accepted, g.shown),
+                "pre_shown_sum": float(g.pre_shown.sum()),
+                "pre_shown_sum_squares": s(g.pre_shown),
+                "pre_accepted_sum": float(g.pre_accepted.sum()),
+                "pre_accepted_sum_squares": s(g.pre_accepted),
+                "pre_accepted_shown_sum": s(g.pre_accepted, g.pre_shown),
+                "accepted_pre_accepted_sum": s(g.accepted, g.pre_accepted),
+                "accepted_pre_shown_sum": s(g.accepted, g.pre_shown),
+                "shown_pre_accepted_sum": s(g.shown, g.pre_accepted),
+                "shown_pre_shown_sum": s(g.shown, g.pre_shown),
+                "capped_accepted_sum": float(g.c.sum()),
+                "capped_accepted_sum_squares": s(g.c),
+                "capped_pre_accepted_sum": float(g.cp.sum()),
+                "capped_pre_accepted_sum_squares": s(g.cp),
+                "capped_cross_sum": s(g.c, g.cp),
+                "latency_sum": float(g.latency.sum()),
+                "latency_sum_squares": s(g.latency),
+                "latency_shown_sum": s(g.latency, g.shown),
+                "tests_passed_sum": float(g.tests_passed.sum()),
+                "tests_passed_sum_squares": s(g.tests_passed),
+                "tests_run_sum": float(g.tests_run.sum()),
+                "tests_run_sum_squares": s(g.tests_run),
+                "tests_passed_run_sum": s(g.tests_passed, g.tests_run),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
 #: query name → (oracle, the columns that identify a row)
 ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "acceptance_by_language": (segmentation("language"), ("language",)),
@@ -1491,6 +1640,8 @@ ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     ),
     "copilot_user_activity": (copilot_user_activity, ("api", "scope", "scope_id", "day")),
     "quarantine_summary": (quarantine_summary, ("file", "reason")),
+    "experiment_assignment_counts": (experiment_assignment_counts, ("experiment_id", "variant")),
+    "experiment_unit_stats": (experiment_unit_stats, ("experiment_id", "variant")),
 }
 
 
@@ -1585,6 +1736,17 @@ def param_sets(w: Warehouse, q: catalog.Query) -> list[dict[str, Any]]:
         "copilot_daily_totals": [{"api": "metrics"}, {"scope_id": ""}],
         "copilot_user_activity": [{"api": "usage_metrics", "end_date": START}],
         "quarantine_summary": [{"reason": "unknown_value"}, {"target_table": "suggestions"}],
+        "experiment_unit_stats": [
+            {"winsorize_quantile": 0.9},
+            {"experiment_id": "exp_other"},
+            {"experiment_id": "exp_other", "winsorize_quantile": 0.5},
+            {"experiment_id": "no_such_experiment"},
+        ],
+        "experiment_assignment_counts": [
+            {"experiment_id": "exp_model_v2"},
+            {"experiment_id": "exp_other"},
+            {"experiment_id": "no_such_experiment"},
+        ],
     }.get(q.name, [])
     sets = []
     for c in candidates + specific:

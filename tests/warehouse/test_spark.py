@@ -237,6 +237,8 @@ def param_sets(pair: Pair, q: catalog.Query) -> list[dict[str, Any]]:
         "copilot_daily_totals": [{"api": "usage_metrics"}, {"scope_id": INJECTION}],
         "copilot_user_activity": [{"api": "usage_metrics", "end_date": dt.date(2026, 1, 5)}],
         "quarantine_summary": [{"reason": "unknown_value"}],
+        "experiment_unit_stats": [{"winsorize_quantile": 0.9}, {"experiment_id": "no_such"}],
+        "experiment_assignment_counts": [{"experiment_id": "exp_model_v2"}],
     }
     declared = {p.name for p in q.params}
     sets: list[dict[str, Any]] = []

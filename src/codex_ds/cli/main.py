@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from codex_ds import __version__
+from codex_ds.cli import experiment as experiment_cli
 from codex_ds.cli import pipeline as pipeline_cli
 from codex_ds.cli import sql as sql_cli
 from codex_ds.cli import telemetry as telemetry_cli
@@ -59,6 +60,7 @@ def main(
 telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
 app.add_typer(sql_cli.app, name="sql")
+app.add_typer(experiment_cli.app, name="experiment")
 pipeline_cli.register(app)
 
 

@@ -21,7 +21,8 @@ def all_steps(
 
     Writes the warehouse, ground_truth.json, reports/ and the Parquet export into
     the workspace (--home). Steps: simulate, warehouse report, the analytics SQL
-    suite (reports/analytics.md and one CSV per query), Parquet export.
+    suite (reports/analytics.md and one CSV per query), the experiments
+    (reports/experiments.md), Parquet export.
     """
     from codex_ds import pipeline
     from codex_ds.telemetry.simulate import SimulationConfig

@@ -85,6 +85,7 @@ Category = Literal[
     "errors",
     "copilot",
     "data_quality",
+    "experiments",
 ]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 OutputFormat = Literal["table", "csv", "json", "parquet"]
