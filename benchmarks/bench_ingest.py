@@ -1,0 +1,237 @@
+"""Benchmark: ingestion of JSON-lines suggestions, with validation, against a pandas baseline.
+
+For each size in ``--events`` it writes a JSONL file of suggestions (plus the users and
+sessions they reference, ingested first and timed apart), then measures in the same run:
+
+* **ours**: :func:`codex_ds.telemetry.ingest.ingest_paths` (parse, type, vocabulary,
+  range, timestamp, length, reference and duplicate checks; one transaction);
+* **baseline**: ``pandas.read_json(lines=True, chunksize=...)`` and an ``INSERT`` of
+  each frame into the same DuckDB table, with no validation at all.
+
+Each run loads into a fresh warehouse. The target is 500,000 events/s for ours. For
+context it also times DuckDB's own ``read_json`` straight into the table (no checks, no
+line numbers: a ceiling, not a baseline) and prints the machine's load average, since
+on a shared machine other processes change the figures.
+Prints a markdown table and one JSON line; ``--record`` writes the table into
+docs/benchmarks.md (see benchmarks/record.py).
+
+    python benchmarks/bench_ingest.py --events 2000000 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from codex_ds.telemetry import schema
+from codex_ds.telemetry.ingest import ingest_paths
+from codex_ds.warehouse import db
+
+TARGET_EVENTS_PER_S = 500_000
+SUGGESTIONS_PER_SESSION = 50
+USERS = 5_000
+
+
+def write_fixture(folder: Path, events: int) -> tuple[Path, Path, Path]:
+    """Write users.jsonl, sessions.jsonl and suggestions.jsonl with DuckDB (fast, deterministic)."""
+    sessions = max(1, events // SUGGESTIONS_PER_SESSION)
+    con = duckdb.connect()
+    users_path = folder / "users.jsonl"
+    sessions_path = folder / "sessions.jsonl"
+    suggestions_path = folder / "suggestions.jsonl"
+    langs = "['python', 'typescript', 'go', 'rust', 'java']"
+    con.execute(
+        f"""COPY (SELECT printf('u-%06d', i) AS user_id,
+                      (['beginner', 'intermediate', 'expert'])[1 + i % 3] AS segment,
+                      {langs}[1 + i % 5] AS primary_language, 'vscode' AS editor,
+                      printf('team-%d', i % 40) AS team,
+                      strftime(TIMESTAMP '2025-01-01' + to_seconds(i * 60), '%Y-%m-%dT%H:%M:%SZ')
+                        AS signup_at
+               FROM range({USERS}) t(i))
+            TO '{users_path}' (FORMAT JSON)"""
+    )
+    con.execute(
+        f"""COPY (SELECT printf('s-%08d', i) AS session_id,
+                      printf('u-%06d', i % {USERS}) AS user_id,
+                      strftime(TIMESTAMP '2026-01-01' + to_seconds(i * 30), '%Y-%m-%dT%H:%M:%SZ')
+                        AS started_at,
+                      strftime(TIMESTAMP '2026-01-01' + to_seconds(i * 30 + 1800),
+                               '%Y-%m-%dT%H:%M:%SZ') AS ended_at,
+                      'vscode' AS editor, {langs}[1 + i % 5] AS language, 'feature' AS task_type,
+                      100000 + i % 5000 AS repo_size_loc, 25.5 AS active_minutes,
+                      1000 + i % 700 AS typed_chars
+               FROM range({sessions}) t(i))
+            TO '{sessions_path}' (FORMAT JSON)"""
+    )
+    con.execute(
+        f"""COPY (SELECT printf('g-%010d', i) AS suggestion_id,
+                      printf('s-%08d', i // {SUGGESTIONS_PER_SESSION}) AS session_id,
+                      printf('u-%06d', (i // {SUGGESTIONS_PER_SESSION}) % {USERS}) AS user_id,
+                      strftime(TIMESTAMP '2026-01-01' + to_milliseconds(i * 600),
+                               '%Y-%m-%dT%H:%M:%S.%gZ') AS shown_at,
+                      (['m-2026-01', 'm-2026-02'])[1 + i % 2] AS model_version,
+                      {langs}[1 + (i // {SUGGESTIONS_PER_SESSION}) % 5] AS language,
+                      (['automatic', 'manual', 'comment'])[1 + i % 3] AS trigger,
+                      round(50 + (i * 7919) % 900 + 0.25, 2) AS latency_ms,
+                      10 + i % 300 AS suggested_chars, 1 + i % 12 AS suggested_lines,
+                      500 + i % 3000 AS prompt_tokens,
+                      (['accepted', 'rejected', 'rejected', 'partially_accepted'])[1 + i % 4]
+                        AS outcome,
+                      CASE WHEN i % 4 = 0 THEN 10 + i % 300 ELSE 0 END AS accepted_chars,
+                      CASE WHEN i % 4 = 0 THEN 1 + i % 12 ELSE 0 END AS accepted_lines,
+                      NULL AS prompt_id, 'return x + y' AS completion_text
+               FROM range({events}) t(i))
+            TO '{suggestions_path}' (FORMAT JSON)"""
+    )
+    con.close()
+    return users_path, sessions_path, suggestions_path
+
+
+def run_ours(warehouse: Path, parents: list[Path], suggestions: Path) -> dict[str, float]:
+    con = db.connect(warehouse)
+    try:
+        t0 = time.perf_counter()
+        ingest_paths(con, parents)
+        t1 = time.perf_counter()
+        report = ingest_paths(con, [suggestions])
+        t2 = time.perf_counter()
+        loaded = report.totals["loaded"]
+        if report.exit_code != 0 or loaded == 0:
+            raise SystemExit(f"ingest did not load cleanly: {report.to_dict()}")
+    finally:
+        con.close()
+    return {"parents_s": t1 - t0, "seconds": t2 - t1, "rows": float(loaded)}
+
+
+def run_baseline(warehouse: Path, parents: list[Path], suggestions: Path) -> dict[str, float]:
+    con = db.connect(warehouse)
+    cols = list(schema.SUGGESTIONS.column_names)
+    try:
+        ingest_paths(con, parents)
+        t0 = time.perf_counter()
+        rows = 0
+        for frame in pd.read_json(suggestions, lines=True, chunksize=500_000, dtype=False):
+            frame = frame.reindex(columns=cols)
+            con.register("frame", frame)
+            con.execute(f"INSERT INTO suggestions SELECT {', '.join(cols)} FROM frame")
+            con.unregister("frame")
+            rows += len(frame)
+        seconds = time.perf_counter() - t0
+    finally:
+        con.close()
+    return {"seconds": seconds, "rows": float(rows)}
+
+
+def run_native(warehouse: Path, parents: list[Path], suggestions: Path) -> dict[str, float]:
+    """DuckDB's own JSON reader straight into the table: no validation, no line numbers.
+
+    Not the baseline (it cannot quarantine anything); a ceiling for this machine.
+    """
+    con = db.connect(warehouse)
+    spec = schema.SUGGESTIONS
+    columns = "{" + ", ".join(f"'{c.name}': '{c.dtype}'" for c in spec.columns) + "}"
+    try:
+        ingest_paths(con, parents)
+        t0 = time.perf_counter()
+        row = con.execute(
+            f"INSERT INTO suggestions SELECT * FROM read_json('{suggestions}', "
+            f"format = 'newline_delimited', columns = {columns})"
+        ).fetchone()
+        seconds = time.perf_counter() - t0
+    finally:
+        con.close()
+    return {"seconds": seconds, "rows": float(row[0] if row else 0)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--events", type=int, nargs="+", default=[2_000_000, 10_000_000], help="suggestions per run"
+    )
+    parser.add_argument("--workdir", type=Path, default=None, help="where to write (default: tmp)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
+    parser.add_argument("--record", action="store_true", help="write docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    results = []
+    for n in args.events:
+        work = Path(tempfile.mkdtemp(prefix="codex-ds-bench-", dir=args.workdir))
+        try:
+            t0 = time.perf_counter()
+            users, sessions, suggestions = write_fixture(work, n)
+            gen_s = time.perf_counter() - t0
+            size_mb = suggestions.stat().st_size / 1e6
+            ours = run_ours(work / "ours.duckdb", [users, sessions], suggestions)
+            base = (
+                None
+                if args.no_baseline
+                else run_baseline(work / "base.duckdb", [users, sessions], suggestions)
+            )
+            native = run_native(work / "native.duckdb", [users, sessions], suggestions)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        ours_rate = ours["rows"] / ours["seconds"]
+        base_rate = base["rows"] / base["seconds"] if base else float("nan")
+        results.append(
+            {
+                "events": n,
+                "file_mb": round(size_mb, 1),
+                "generate_s": round(gen_s, 2),
+                "parents_s": round(ours["parents_s"], 2),
+                "ours_s": round(ours["seconds"], 2),
+                "ours_events_per_s": round(ours_rate),
+                "baseline_s": round(base["seconds"], 2) if base else None,
+                "baseline_events_per_s": round(base_rate) if base else None,
+                "ratio": round(ours_rate / base_rate, 2) if base else None,
+                "native_s": round(native["seconds"], 2),
+                "native_events_per_s": round(native["rows"] / native["seconds"]),
+                "load_avg_1min": round(os.getloadavg()[0], 1),
+                "target_met": ours_rate >= TARGET_EVENTS_PER_S,
+            }
+        )
+        print(f"# {n:,} events done", file=sys.stderr, flush=True)
+
+    header = (
+        "| events | file | ours (validated) | events/s | pandas read_json + insert | events/s "
+        "| ratio | ≥ 500k/s | DuckDB read_json, no checks | load avg |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"
+    )
+    lines = [header]
+    for r in results:
+        base_s = f"{r['baseline_s']:.1f} s" if r["baseline_s"] is not None else "-"
+        base_r = f"{r['baseline_events_per_s']:,}" if r["baseline_events_per_s"] else "-"
+        ratio = f"{r['ratio']:.1f}×" if r["ratio"] else "-"
+        lines.append(
+            f"| {r['events']:,} | {r['file_mb']:,.0f} MB | {r['ours_s']:.1f} s | "
+            f"{r['ours_events_per_s']:,} | {base_s} | {base_r} | {ratio} | "
+            f"{'yes' if r['target_met'] else 'no'} | {r['native_events_per_s']:,}/s | "
+            f"{r['load_avg_1min']} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    print(json.dumps({"benchmark": "ingest_jsonl", "results": results}))
+    if args.record:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from record import record
+
+        record(
+            "ingest",
+            "Ingestion of JSON-lines suggestions (validated) vs pandas read_json + insert",
+            "python benchmarks/bench_ingest.py " + " ".join(f"--events {n}" for n in args.events),
+            table,
+            packages=("duckdb", "pyarrow", "pandas"),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
