@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from codex_ds.cli.main import app
 from codex_ds.experiments import analysis
-from codex_ds.experiments.analysis import Aggregates, ExperimentDefinition, Guardrail
+from codex_ds.experiments.analysis import Aggregates, ExperimentDefinition
 from codex_ds.telemetry.simulate import SimulationConfig, load_into_warehouse, simulate
 from codex_ds.warehouse import db
 
@@ -98,10 +98,15 @@ def test_srm_is_invalid_with_its_p_value(seven_srm: Sim) -> None:
     assert f"{r.srm_p_value:.1g}" in r.reason
 
 
-def test_a_tight_guardrail_rolls_back(seven: Sim) -> None:
-    """v2 is slower (planted latency factor 1.15): with a 5 % margin, rollback."""
-    d = ExperimentDefinition(EXP, guardrails=(Guardrail("latency_ms", 0.05),))
-    r = analysis.analyze(seven.con, d)
+@pytest.fixture(scope="module")
+def seven_slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    """A planted guardrail regression: v2 15 % slower."""
+    yield from _sim(tmp_path_factory.mktemp("seven_slow"), v2_latency_factor=1.15)
+
+
+def test_a_latency_regression_rolls_back(seven_slow: Sim) -> None:
+    """v2 is 15 % slower: beyond the default 5 % latency margin, rollback."""
+    r = analysis.analyze(seven_slow.con, ExperimentDefinition(EXP))
     assert r.decision == "rollback"
     assert r.reason.startswith("rollback: mean latency +") and "beyond the 5 % margin" in r.reason
 

@@ -85,10 +85,10 @@ def ingest(
 ) -> None:
     """Validate files and load them into the warehouse; quarantine what fails.
 
-    Exit codes: 0 everything loaded (or already ingested); 3 some rows were
-    quarantined (they are in the `quarantine` table with file, line, field and
-    reason; the valid rows were loaded); 1 a path does not exist or the warehouse
-    cannot be opened.
+    Exit codes: 0 everything loaded (or already ingested; duplicates alone do not
+    count); 3 some rows were quarantined (they are in the `quarantine` table with
+    file, line, field and reason; the valid rows were loaded); 4 a file could not be
+    ingested at all; 1 a path does not exist or the warehouse cannot be opened.
     """
     from codex_ds.telemetry.ingest import ingest_paths
 
@@ -120,7 +120,7 @@ def ingest(
             f.rows_read,
             sum(f.loaded.values()),
             f.duplicates,
-            sum(f.quarantined_by_reason.values()),
+            f.rows_quarantined,
         )
         for f in report.files
     ]

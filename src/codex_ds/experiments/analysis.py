@@ -119,7 +119,7 @@ class ExperimentDefinition:
     control: str | None = None
     goals: tuple[str, ...] = ("acceptance_rate", "accepted_per_user")
     guardrails: tuple[Guardrail, ...] = (
-        Guardrail("latency_ms", 0.20),
+        Guardrail("latency_ms", 0.05),
         Guardrail("test_pass_rate", 0.02),
     )
     alpha: float = 0.05
