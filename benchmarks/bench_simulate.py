@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="also write the JSON results here")
+    parser.add_argument("--record", action="store_true", help="write docs/benchmarks.md")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -425,6 +426,24 @@ def main(argv: list[str] | None = None) -> int:
     print("\n```json\n" + text + "\n```")
     if args.json:
         args.json.write_text(text + "\n")
+    if args.record:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from record import record
+
+        body = (
+            markdown(results, baseline_eps)
+            + f"\n\nBaseline: plain-Python rows at {baseline_eps:,.0f} events/s. Simulator "
+            f"(every table): {ratio:.1f}x the baseline's events/s. Load average at start "
+            f"{info['load_average_at_start']:.2f}.\n\n" + "\n".join(f"- {line}" for line in checks)
+        )
+        record(
+            "simulate",
+            "Simulation and load into the warehouse (10M events), Parquet streaming (100M)",
+            "python benchmarks/bench_simulate.py --record"
+            + (f" --sizes {args.sizes}" if args.sizes != "full" else ""),
+            body,
+            packages=("numpy", "pyarrow", "duckdb"),
+        )
     return 0
 
 
