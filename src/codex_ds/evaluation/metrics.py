@@ -42,7 +42,7 @@ def pass_at_k(n: npt.ArrayLike, c: npt.ArrayLike, k: int) -> float | FloatArray:
     Every task needs ``n ≥ k`` and ``0 ≤ c ≤ n``: otherwise :class:`ValueError` (a caller
     reports pass@k only for the k every task supports; see :func:`pass_at_k_table`).
 
-    >>> pass_at_k(10, 3, 1)
+    >>> round(pass_at_k(10, 3, 1), 12)
     0.3
     >>> round(pass_at_k(5, 1, 2), 10)  # 1 − C(4,2)/C(5,2) = 1 − 6/10
     0.4
