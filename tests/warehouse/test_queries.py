@@ -1609,6 +1609,109 @@ def experiment_unit_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def acceptance_model_patterns(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Shown suggestions grouped by the acceptance model's covariate pattern (modeling)."""
+    groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for r in suggestion_rows(w, p):
+        hour = pd.Timestamp(r.shown_at).hour
+        log_chars = math.log(max(int(r.suggested_chars), 1))
+        key = (
+            r.user_id if p.get("by_user") else None,
+            r.segment,
+            r.language,
+            None if _null(r.task_type) else r.task_type,
+            r.trigger,
+            r.model_version,
+            hour >= 18 or hour < 8,
+            math.floor(float(r.latency_ms) / 50.0),
+            math.floor(2.0 * log_chars),
+        )
+        groups[key].append((r, log_chars))
+    rows = [
+        (
+            *key,
+            len(g),
+            sum(r.outcome in ACCEPTED for r, _ in g),
+            sum(float(r.latency_ms) for r, _ in g) / 1000.0,
+            sum(lc for _, lc in g),
+        )
+        for key, g in groups.items()
+    ]
+    return pd.DataFrame(rows, columns=CATALOG.get("acceptance_model_patterns").column_names)
+
+
+def user_behaviour(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Per-user telemetry metrics over the sessions in range, with survey means (modeling)."""
+    segment = dict(zip(w.t["users"].user_id, w.t["users"].segment, strict=True))
+    sessions = {
+        s.session_id: s
+        for s in _records(w.t["sessions"])
+        if s.user_id in segment
+        and _in_range(_day(s.started_at), p)
+        and (p.get("segment") is None or segment[s.user_id] == p["segment"])
+    }
+    checks = w.t["persistence"]
+    at_30 = defaultdict(list)
+    for c in _records(checks[checks.check_after_s == 30]):
+        at_30[c.suggestion_id].append(float(c.edit_ratio))
+    survey = w.con.execute("SELECT user_id, item, score FROM survey_responses").df()
+    answers: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for a in _records(survey):
+        answers[a.user_id].append((a.item, int(a.score)))
+    users: dict[str, dict[str, Any]] = {}
+    for s in sessions.values():
+        u = users.setdefault(s.user_id, defaultdict(float))
+        u["sessions"] += 1
+        u["minutes"] += float(s.active_minutes)
+    for g in _records(w.t["suggestions"]):
+        if g.session_id not in sessions:
+            continue
+        u = users[sessions[g.session_id].user_id]
+        shown = g.outcome != "not_shown"
+        u["requested"] += 1
+        u["shown"] += shown
+        u["accepted"] += g.outcome in ACCEPTED
+        u["accepted_chars"] += int(g.accepted_chars)
+        u["shown_chars"] += int(g.suggested_chars) if shown else 0
+        u["invoked"] += shown and g.trigger != "automatic"
+        if g.outcome in ACCEPTED:
+            for ratio in at_30.get(g.suggestion_id, []):
+                u["checked"] += 1
+                u["unchanged"] += ratio == 0
+    out = []
+    for uid in sorted(users):
+        u = users[uid]
+        hours = u["minutes"] / 60
+        mine = answers.get(uid, [])
+        pp = [score for item, score in mine if item == "perceived_productivity"]
+        out.append(
+            {
+                "user_id": uid,
+                "segment": segment[uid],
+                "sessions": int(u["sessions"]),
+                "active_hours": hours,
+                "requested": int(u["requested"]),
+                "shown": int(u["shown"]),
+                "accepted": int(u["accepted"]),
+                "accepted_chars": int(u["accepted_chars"]),
+                "acceptance_rate": _ratio(u["accepted"], u["shown"]),
+                "shown_rate": _ratio(u["shown"], u["requested"]),
+                "accepted_per_active_hour": _ratio(u["accepted"], hours),
+                "accepted_chars_per_active_hour": _ratio(u["accepted_chars"], hours),
+                "checked_30s": int(u["checked"]),
+                "unchanged_30s": int(u["unchanged"]),
+                "unchanged_30s_rate": _ratio(u["unchanged"], u["checked"]),
+                "mean_shown_chars": _ratio(u["shown_chars"], u["shown"]),
+                "invoked_share": _ratio(u["invoked"], u["shown"]),
+                "shown_per_active_hour": _ratio(u["shown"], hours),
+                "survey_responses": len(mine),
+                "perceived_productivity": sum(pp) / len(pp) if pp else None,
+                "survey_mean_score": sum(s for _, s in mine) / len(mine) if mine else None,
+            }
+        )
+    return pd.DataFrame(out, columns=CATALOG.get("user_behaviour").column_names)
+
+
 #: query name → (oracle, the columns that identify a row)
 ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "acceptance_by_language": (segmentation("language"), ("language",)),
@@ -1642,6 +1745,14 @@ ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "quarantine_summary": (quarantine_summary, ("file", "reason")),
     "experiment_assignment_counts": (experiment_assignment_counts, ("experiment_id", "variant")),
     "experiment_unit_stats": (experiment_unit_stats, ("experiment_id", "variant")),
+    "acceptance_model_patterns": (
+        acceptance_model_patterns,
+        (
+            "user_id", "segment", "language", "task_type", "trigger", "model_version",
+            "evening", "latency_bucket", "length_bucket",
+        ),  # fmt: skip
+    ),
+    "user_behaviour": (user_behaviour, ("user_id",)),
 }
 
 
@@ -1742,6 +1853,7 @@ def param_sets(w: Warehouse, q: catalog.Query) -> list[dict[str, Any]]:
             {"experiment_id": "exp_other", "winsorize_quantile": 0.5},
             {"experiment_id": "no_such_experiment"},
         ],
+        "acceptance_model_patterns": [{"by_user": True}, {"by_user": True, "segment": "expert"}],
         "experiment_assignment_counts": [
             {"experiment_id": "exp_model_v2"},
             {"experiment_id": "exp_other"},
