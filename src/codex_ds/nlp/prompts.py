@@ -15,7 +15,7 @@ Python's ``re`` (with ``re.ASCII``) and RE2 agree exactly.
 ['Return', '`max_len`', 'of', 'xs', '->', 'int', ',', 'e.g']
 >>> c = prompt_complexity("Return the sum of xs. If xs is empty, return 0. >>> f([1]) 1")
 >>> (c.status, c.n_edge_cases, c.n_examples, c.n_sentences)
-('ok', 1, 1, 3)
+('ok', 1, 1, 2)
 >>> prompt_complexity("").status
 'empty'
 """
@@ -301,9 +301,7 @@ def _features_batch(arr: pa.Array) -> pa.Table:
     safe_w = np.maximum(words, 1)
     safe_s = np.maximum(sentences, 1)
     read = 206.835 - 1.015 * (words / safe_s) - 84.6 * (n["n_syllables"] / safe_w)
-    complexity = (
-        np.log2(1 + n["n_tokens"]) + n["n_constraints"] + n["n_edge_cases"] + n["nesting"]
-    )
+    complexity = np.log2(1 + n["n_tokens"]) + n["n_constraints"] + n["n_edge_cases"] + n["nesting"]
     cols: dict[str, pa.Array] = {
         "status": pa.array(status, pa.string()),
         "n_chars": pa.array(n_chars),

@@ -386,9 +386,7 @@ def text_overlap(a: str, b: str) -> float:
         return 0.0
     if x in y or y in x:
         return 1.0
-    m = difflib.SequenceMatcher(None, x, y, autojunk=False).find_longest_match(
-        0, len(x), 0, len(y)
-    )
+    m = difflib.SequenceMatcher(None, x, y, autojunk=False).find_longest_match(0, len(x), 0, len(y))
     return m.size / min(len(x), len(y))
 
 
@@ -440,11 +438,7 @@ class ExtractionScore:
 def _match(pred: Sequence[str], gold: Sequence[str], threshold: float) -> tuple[int, list[int]]:
     """Greedy one-to-one matching by overlap; returns matches and the unmatched gold indices."""
     pairs = sorted(
-        (
-            (text_overlap(p, g), i, j)
-            for i, p in enumerate(pred)
-            for j, g in enumerate(gold)
-        ),
+        ((text_overlap(p, g), i, j) for i, p in enumerate(pred) for j, g in enumerate(gold)),
         reverse=True,
     )
     used_p: set[int] = set()
