@@ -194,8 +194,27 @@ _CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 _NAME_ERROR = re.compile(r"name '(\w+)' is not defined")
 _JS_NOT_FUNCTION = re.compile(r"^(\w+)\.(\w+) is not a function")
 _JS_GLOBALS = frozenset(
-    "Math JSON Object Array String Number Boolean Date RegExp Map Set Promise Reflect "
-    "Symbol BigInt Intl console process Buffer".split()
+    [
+        "Math",
+        "JSON",
+        "Object",
+        "Array",
+        "String",
+        "Number",
+        "Boolean",
+        "Date",
+        "RegExp",
+        "Map",
+        "Set",
+        "Promise",
+        "Reflect",
+        "Symbol",
+        "BigInt",
+        "Intl",
+        "console",
+        "process",
+        "Buffer",
+    ]
 )
 
 
@@ -224,7 +243,9 @@ def _resource_kill(step: Mapping[str, Any]) -> Classification | None:
     return None
 
 
-def _python_exception(record: Mapping[str, Any], findings: tuple[StaticFinding, ...]) -> Classification:
+def _python_exception(
+    record: Mapping[str, Any], findings: tuple[StaticFinding, ...]
+) -> Classification:
     exc = record.get("exc") or "Exception"
     msg = record.get("msg") or ""
     index = record.get("index")
@@ -396,16 +417,16 @@ def _js_exception(
 ) -> Classification:
     detail = f"{name}: {message}".strip()
     common: dict[str, Any] = {"exception_type": name, "detail": detail, "failing_test_index": index}
-    if name == "AssertionError" or code == "ERR_ASSERTION":
-        if raised_in_check or index is not None:
-            return classification(
-                "wrong_answer",
-                exception_type="AssertionError",
-                detail=f"test {index} failed" if index is not None else detail,
-                failing_test_index=index,
-                expected=expected,
-                actual=actual,
-            )
+    is_assertion = name == "AssertionError" or code == "ERR_ASSERTION"
+    if is_assertion and (raised_in_check or index is not None):
+        return classification(
+            "wrong_answer",
+            exception_type="AssertionError",
+            detail=f"test {index} failed" if index is not None else detail,
+            failing_test_index=index,
+            expected=expected,
+            actual=actual,
+        )
     if code == "MODULE_NOT_FOUND" or message.startswith("Cannot find module"):
         return classification("hallucinated_import", **common)
     if name == "ReferenceError" and message.endswith("is not defined"):
@@ -419,9 +440,10 @@ def _js_exception(
 
 
 _GXX_MISSING_HEADER = re.compile(r"fatal error: ([\w./+-]+): No such file or directory")
-_GXX_UNDECLARED = re.compile(r"error: '([\w:]+)' was not declared in this scope")
-_GXX_NOT_MEMBER = re.compile(r"error: '(\w+)' is not a member of '([\w:]+)'")
-_GXX_NO_MEMBER = re.compile(r"error: '[^']+' has no member named '(\w+)'")
+# g++ quotes with ‘…’ under a UTF-8 locale and with '…' under C
+_GXX_UNDECLARED = re.compile(r"error: [‘']([\w:]+)[’'] was not declared in this scope")
+_GXX_NOT_MEMBER = re.compile(r"error: [‘'](\w+)[’'] is not a member of [‘']([\w:]+)[’']")
+_GXX_NO_MEMBER = re.compile(r"error: [‘'][^’']+[’'] has no member named [‘'](\w+)[’']")
 _GXX_ERROR = re.compile(r"error: (.*)")
 _CPP_ASSERT = re.compile(r"prog\.cpp:(\d+): [^\n]*Assertion `(.*)' failed")
 _CPP_TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']+)'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, replace
@@ -161,9 +162,17 @@ class _StaticChecker:
 
 def _assert_lines(task: Task, test_line: int) -> tuple[int, ...]:
     """Program line numbers of the test's assertion lines (JavaScript and C++)."""
+    pattern = _ASSERT_CALL[task.language]
     return tuple(
-        test_line + i for i, line in enumerate(task.test.splitlines()) if "assert" in line
+        test_line + i for i, line in enumerate(task.test.splitlines()) if pattern.search(line)
     )
+
+
+_ASSERT_CALL = {
+    "javascript": re.compile(r"\bassert(\.\w+)*\s*\("),
+    "cpp": re.compile(r"\bassert\s*\("),
+    "python": re.compile(r"^\s*assert\b"),
+}
 
 
 def _verdict(sample: Sample, result: Classification, answer: dict[str, Any] | None) -> Verdict:

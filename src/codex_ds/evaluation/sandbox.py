@@ -298,9 +298,7 @@ class SandboxPool:
             finally:
                 done.put(None)
 
-        threads = [
-            threading.Thread(target=serve, args=(w,), daemon=True) for w in self.workers
-        ]
+        threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in self.workers]
         for thread in threads:
             thread.start()
         submitted = 0

@@ -35,6 +35,7 @@ import struct
 import sys
 import time
 import types
+from collections.abc import Callable
 
 # Pre-import what candidate programs commonly use, so each forked child has it for free.
 _PRELOAD = (
@@ -161,11 +162,7 @@ def _rewrite_check(tree: ast.Module, test_line: int) -> tuple[int, list[tuple[in
     for node in asserts:
         spans.append((node.lineno, node.end_lineno or node.lineno))
         test = node.test
-        if (
-            isinstance(test, ast.Compare)
-            and len(test.ops) == 1
-            and isinstance(test.ops[0], ast.Eq)
-        ):
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
             pair = ast.Tuple(elts=[test.left, test.comparators[0]], ctx=ast.Load())
             named = ast.NamedExpr(target=ast.Name(id="__cds_v", ctx=ast.Store()), value=pair)
             left = ast.Subscript(value=named, slice=ast.Constant(0), ctx=ast.Load())
@@ -189,7 +186,7 @@ def _short_repr(value: object, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _python_child(req: dict, report: types.FunctionType) -> None:
+def _python_child(req: dict, report: Callable[[dict], None]) -> None:
     """Compile, exec, call check(entry_point); report exactly what happened."""
     source = req["program"]
     filename = "<program>"
@@ -213,9 +210,12 @@ def _python_child(req: dict, report: types.FunctionType) -> None:
         return
     check_code = None
     for const in code.co_consts:
-        if isinstance(const, types.CodeType) and const.co_name == "check":
-            if const.co_firstlineno == check_line:
-                check_code = const
+        if (
+            isinstance(const, types.CodeType)
+            and const.co_name == "check"
+            and const.co_firstlineno == check_line
+        ):
+            check_code = const
     namespace: dict = {}
     try:
         exec(code, namespace)
@@ -340,8 +340,9 @@ def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) ->
         os.dup2(verdict_fd, 3)
         os.close(verdict_fd)
     # Only the harness's own text carries the nonce; the sample's text is never substituted.
-    stdin_data = (step.get("stdin_prefix", "") + step.get("stdin_suffix", "").replace(
-        "@NONCE@", nonce)).encode()
+    stdin_data = (
+        step.get("stdin_prefix", "") + step.get("stdin_suffix", "").replace("@NONCE@", nonce)
+    ).encode()
     if stdin_data:
         r, w = os.pipe()
         with contextlib.suppress(OSError):
