@@ -1712,6 +1712,134 @@ def user_behaviour(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=CATALOG.get("user_behaviour").column_names)
 
 
+def rollout_step_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Per-user window sums in plain Python over the hash-exposed users (METHODOLOGY §5.12)."""
+    import hashlib
+
+    units = _experiment_units(w, p)
+    sug = w.t["suggestions"]
+    sug = sug[sug.outcome != "not_shown"]
+    runs = w.t["runs"]
+    per_user = []
+    for u in units.itertuples(index=False):
+        digest = hashlib.md5(f"{u.experiment_id}:{u.user_id}".encode()).hexdigest()
+        bucket = int(digest[:4], 16) / 65536.0
+        if not (u.is_control or bucket < p["exposed_share"]):
+            continue
+        lo = u.started_at if p.get("window_start") is None else p["window_start"]
+        hi = u.ended_at if p.get("window_end") is None else p["window_end"]
+        if not _null(hi) and not u.assigned_at < hi:
+            continue
+        mine = sug[(sug.user_id == u.user_id) & (sug.shown_at >= lo)]
+        r = runs[(runs.user_id == u.user_id) & (runs.ran_at >= lo)]
+        if not _null(hi):
+            mine = mine[mine.shown_at < hi]
+            r = r[r.ran_at < hi]
+        per_user.append(
+            {
+                "experiment_id": u.experiment_id,
+                "variant": u.variant,
+                "is_control": bool(u.is_control),
+                "shown": float(len(mine)),
+                "accepted": float(mine.outcome.isin(ACCEPTED).sum()),
+                "latency": float(mine.latency_ms.sum()),
+                "runs": float(len(r)),
+                "failed": float((r.error_type != "none").sum()),
+            }
+        )
+    columns = CATALOG.get("rollout_step_stats").column_names
+    if not per_user:
+        return pd.DataFrame([], columns=columns)
+    rows = []
+    for (exp, variant, ctl), g in pd.DataFrame(per_user).groupby(
+        ["experiment_id", "variant", "is_control"]
+    ):
+        rows.append(
+            {
+                "experiment_id": exp,
+                "variant": variant,
+                "is_control": bool(ctl),
+                "units": len(g),
+                "active_units": int((g.shown > 0).sum()),
+                "shown_sum": float(g.shown.sum()),
+                "shown_sum_squares": float((g.shown**2).sum()),
+                "accepted_sum": float(g.accepted.sum()),
+                "accepted_sum_squares": float((g.accepted**2).sum()),
+                "accepted_shown_sum": float((g.accepted * g.shown).sum()),
+                "latency_sum": float(g.latency.sum()),
+                "latency_sum_squares": float((g.latency**2).sum()),
+                "latency_shown_sum": float((g.latency * g.shown).sum()),
+                "runs_sum": float(g.runs.sum()),
+                "runs_sum_squares": float((g.runs**2).sum()),
+                "failed_runs_sum": float(g.failed.sum()),
+                "failed_runs_sum_squares": float((g.failed**2).sum()),
+                "failed_runs_runs_sum": float((g.failed * g.runs).sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def monitor_daily_metrics(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Per day: overall, by language, by model version (runs without one: not by model)."""
+    cells: dict[tuple[dt.date, str, str], dict[str, Any]] = defaultdict(
+        lambda: {"lat": [], "shown": 0, "accepted": 0, "tests": 0, "passing": 0, "runs": 0,
+                 "errors": 0}
+    )  # fmt: skip
+    for r in _records(w.t["suggestions"]):
+        day = _day(r.shown_at)
+        if r.outcome == "not_shown" or not _in_range(day, p):
+            continue
+        for dim, value in (("overall", "all"), ("language", r.language),
+                           ("model_version", r.model_version)):  # fmt: skip
+            c = cells[(day, dim, value)]
+            c["shown"] += 1
+            c["accepted"] += r.outcome in ACCEPTED
+            c["lat"].append(float(r.latency_ms))
+    for r in _records(w.t["runs"]):
+        day = _day(r.ran_at)
+        if not _in_range(day, p):
+            continue
+        dims = [("overall", "all"), ("language", r.language)]
+        if not _null(r.model_version):
+            dims.append(("model_version", r.model_version))
+        for key in dims:
+            c = cells[(day, *key)]
+            c["runs"] += 1
+            c["errors"] += r.error_type != "none"
+            if r.kind == "test":
+                c["tests"] += 1
+                c["passing"] += bool(r.compile_ok) and r.tests_failed == 0
+    rows = []
+    for (day, dim, value), c in cells.items():
+        if p.get("dimension") is not None and dim != p["dimension"]:
+            continue
+        lat = np.array(c["lat"], dtype=float)
+
+        def pct(q: float, lat: np.ndarray = lat) -> float | None:
+            return float(np.percentile(lat, q)) if len(lat) else None
+
+        rows.append(
+            {
+                "day": day,
+                "dimension": dim,
+                "dimension_value": value,
+                "shown": c["shown"],
+                "accepted": c["accepted"],
+                "acceptance_rate": _ratio(c["accepted"], c["shown"]),
+                "latency_p90_ms": pct(90),
+                "latency_p95_ms": pct(95),
+                "latency_p99_ms": pct(99),
+                "test_runs": c["tests"],
+                "tests_passing": c["passing"],
+                "test_pass_rate": _ratio(c["passing"], c["tests"]),
+                "runs": c["runs"],
+                "error_runs": c["errors"],
+                "error_rate": _ratio(c["errors"], c["runs"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=CATALOG.get("monitor_daily_metrics").column_names)
+
+
 #: query name → (oracle, the columns that identify a row)
 ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "acceptance_by_language": (segmentation("language"), ("language",)),
@@ -1728,6 +1856,7 @@ ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "active_users": (active_users, ("day",)),
     "user_lifecycle": (user_lifecycle, ("week",)),
     "daily_metrics": (daily_metrics, ("day",)),
+    "monitor_daily_metrics": (monitor_daily_metrics, ("day", "dimension", "dimension_value")),
     "weekly_metrics": (weekly_metrics, ("week",)),
     "latency_percentiles": (latency_percentiles, ("model_version", "language")),
     "persistence_by_checkpoint": (persistence, ("check_after_s",)),
@@ -1745,6 +1874,7 @@ ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "quarantine_summary": (quarantine_summary, ("file", "reason")),
     "experiment_assignment_counts": (experiment_assignment_counts, ("experiment_id", "variant")),
     "experiment_unit_stats": (experiment_unit_stats, ("experiment_id", "variant")),
+    "rollout_step_stats": (rollout_step_stats, ("experiment_id", "variant")),
     "acceptance_model_patterns": (
         acceptance_model_patterns,
         (
@@ -1838,6 +1968,10 @@ def param_sets(w: Warehouse, q: catalog.Query) -> list[dict[str, Any]]:
     ]
     specific = {
         "retention_day_n": [{"days": [0, 3, 10]}, {"days": [2], "segment": "beginner"}],
+        "monitor_daily_metrics": [
+            {"dimension": "language"},
+            {"dimension": "model_version", "end_date": first + dt.timedelta(days=9)},
+        ],
         "top_error_messages": [{"n": 1}, {"n": 2, "kind": "test"}],
         "error_types": [{"kind": "build"}],
         "copilot_by_dimension": [
@@ -1857,6 +1991,17 @@ def param_sets(w: Warehouse, q: catalog.Query) -> list[dict[str, Any]]:
         "experiment_assignment_counts": [
             {"experiment_id": "exp_model_v2"},
             {"experiment_id": "exp_other"},
+            {"experiment_id": "no_such_experiment"},
+        ],
+        "rollout_step_stats": [
+            {"exposed_share": 0.3},
+            {"experiment_id": "exp_other", "exposed_share": 0.5},
+            {
+                "exposed_share": 0.6,
+                "window_start": _as_datetime(first + dt.timedelta(days=15)),
+                "window_end": _as_datetime(first + dt.timedelta(days=18)),
+            },
+            {"window_end": _as_datetime(first + dt.timedelta(days=17))},
             {"experiment_id": "no_such_experiment"},
         ],
     }.get(q.name, [])

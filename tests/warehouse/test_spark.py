@@ -231,6 +231,7 @@ def param_sets(pair: Pair, q: catalog.Query) -> list[dict[str, Any]]:
     ]
     specific: dict[str, list[dict[str, Any]]] = {
         "retention_day_n": [{"days": [0, 3, 10], "segment": "beginner"}],
+        "monitor_daily_metrics": [{"dimension": "model_version"}],
         "top_error_messages": [{"n": 2, "kind": "test"}],
         "error_types": [{"kind": "build"}],
         "copilot_by_dimension": [{"dimension": "editor", "api": "metrics"}],
@@ -239,6 +240,14 @@ def param_sets(pair: Pair, q: catalog.Query) -> list[dict[str, Any]]:
         "quarantine_summary": [{"reason": "unknown_value"}],
         "experiment_unit_stats": [{"winsorize_quantile": 0.9}, {"experiment_id": "no_such"}],
         "experiment_assignment_counts": [{"experiment_id": "exp_model_v2"}],
+        "rollout_step_stats": [
+            {"exposed_share": 0.3},
+            {
+                "exposed_share": 0.6,
+                "window_start": dt.datetime.combine(first, dt.time()) + dt.timedelta(days=11),
+                "window_end": dt.datetime.combine(first, dt.time()) + dt.timedelta(days=14),
+            },
+        ],
     }
     declared = {p.name for p in q.params}
     sets: list[dict[str, Any]] = []

@@ -1435,6 +1435,8 @@ def _truth_dict(config: SimulationConfig, acc: TruthAccumulator) -> dict[str, An
     rate_v2 = _ratio(g("tp_shown_p_v2"), g("tp_shown_v2"))
     abs_lift = rate_v2 - rate_v1 if rate_v1 is not None and rate_v2 is not None else None
     rel_lift = rate_v2 / rate_v1 - 1 if rate_v1 and rate_v2 is not None else None
+    lat_c = _ratio(g("tp_latency_v1"), g("tp_shown_v1"))
+    lat_t = _ratio(g("tp_latency_v2"), g("tp_shown_v2"))
     n_assigned_t, n_assigned_c = g("assigned_treatment"), g("assigned_control")
     coefficients: dict[str, float] = {"intercept": ACCEPTANCE_COEFFICIENTS["intercept"]}
     for factor in ("segment", "language", "task_type", "trigger"):
@@ -1552,6 +1554,20 @@ def _truth_dict(config: SimulationConfig, acc: TruthAccumulator) -> dict[str, An
                 ),
                 "logit_effect": config.true_model_effect,
                 "v2_latency_factor": config.v2_latency_factor,
+                "true_mean_latency_control": lat_c,
+                "true_mean_latency_treatment": lat_t,
+                "true_relative_latency_change": (
+                    lat_t / lat_c - 1 if lat_c and lat_t is not None else None
+                ),
+                "latency_guardrail_regression": {
+                    "beyond_5_percent_margin": bool(lat_c and lat_t and lat_t / lat_c > 1.05),
+                    "definition": "mean latency_ms of shown suggestions (the latency_ms "
+                    "guardrail) under v2 and v1, common random numbers over every suggestion "
+                    "shown at or after start by any user: sum_i shown_i(v) latency_i(v) / "
+                    "sum_i shown_i(v); v2 multiplies every latency by v2_latency_factor, and "
+                    "suggestions slower than the not-shown threshold drop out, so the change "
+                    "in the shown mean is a little below the factor",
+                },
                 "pre_period": {
                     "start": dt.datetime.combine(config.start, dt.time()).isoformat(),
                     "end": exp_start,
@@ -2048,6 +2064,8 @@ def _make_suggestions(
         tp_shown_p_v1=float(w1.sum(where=after)),
         tp_shown_v2=float(np.count_nonzero(shown_v2 & after)),
         tp_shown_p_v2=float(w2.sum(where=after)),
+        tp_latency_v1=float(lat_v1.sum(where=shown_v1 & after)),
+        tp_latency_v2=float(lat_v2.sum(where=shown_v2 & after)),
         pre_shown=float(np.count_nonzero(shown_v1 & pre)),
         pre_shown_p=float(w1.sum(where=pre)),
         shown=float(np.count_nonzero(shown)),

@@ -1,0 +1,125 @@
+WITH hashed AS (
+  SELECT
+    a.experiment_id,
+    a.user_id,
+    a.variant,
+    a.variant = e.control_variant AS is_control,
+    COALESCE(%(window_start)s, e.started_at) AS window_start,
+    COALESCE(%(window_end)s, e.ended_at) AS window_end,
+    a.assigned_at,
+    MD5(CONCAT(a.experiment_id, ':', a.user_id)) AS digest
+  FROM assignments AS a
+  INNER JOIN experiments AS e
+    ON e.experiment_id = a.experiment_id
+  WHERE
+    a.experiment_id = %(experiment_id)s
+), bucketed AS (
+  SELECT
+    experiment_id,
+    user_id,
+    variant,
+    is_control,
+    window_start,
+    window_end,
+    assigned_at,
+    CAST((
+      POSITION(SUBSTRING(digest FROM 1 FOR 1) IN '0123456789abcdef') - 1
+    ) * 4096 + (
+      POSITION(SUBSTRING(digest FROM 2 FOR 1) IN '0123456789abcdef') - 1
+    ) * 256 + (
+      POSITION(SUBSTRING(digest FROM 3 FOR 1) IN '0123456789abcdef') - 1
+    ) * 16 + (
+      POSITION(SUBSTRING(digest FROM 4 FOR 1) IN '0123456789abcdef') - 1
+    ) AS DOUBLE PRECISION) / 65536.0 AS bucket
+  FROM hashed
+), units AS (
+  SELECT
+    experiment_id,
+    user_id,
+    variant,
+    is_control,
+    window_start,
+    window_end
+  FROM bucketed
+  WHERE
+    (
+      is_control OR bucket < %(exposed_share)s
+    )
+    AND (
+      window_end IS NULL OR assigned_at < window_end
+    )
+), sug AS (
+  SELECT
+    u.user_id,
+    COUNT(*) AS shown,
+    SUM(CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS accepted,
+    SUM(s.latency_ms) AS latency
+  FROM units AS u
+  INNER JOIN suggestions AS s
+    ON s.user_id = u.user_id
+  WHERE
+    s.outcome <> 'not_shown'
+    AND s.shown_at >= u.window_start
+    AND (
+      u.window_end IS NULL OR s.shown_at < u.window_end
+    )
+  GROUP BY
+    u.user_id
+), run AS (
+  SELECT
+    u.user_id,
+    COUNT(*) AS runs,
+    SUM(CASE WHEN r.error_type <> 'none' THEN 1 ELSE 0 END) AS failed_runs
+  FROM units AS u
+  INNER JOIN runs AS r
+    ON r.user_id = u.user_id
+  WHERE
+    r.ran_at >= u.window_start
+    AND (
+      u.window_end IS NULL OR r.ran_at < u.window_end
+    )
+  GROUP BY
+    u.user_id
+), per_user AS (
+  SELECT
+    u.experiment_id,
+    u.variant,
+    u.is_control,
+    CAST(COALESCE(sg.shown, 0) AS DOUBLE PRECISION) AS shown,
+    CAST(COALESCE(sg.accepted, 0) AS DOUBLE PRECISION) AS accepted,
+    CAST(COALESCE(sg.latency, 0) AS DOUBLE PRECISION) AS latency,
+    CAST(COALESCE(rn.runs, 0) AS DOUBLE PRECISION) AS runs,
+    CAST(COALESCE(rn.failed_runs, 0) AS DOUBLE PRECISION) AS failed_runs
+  FROM units AS u
+  LEFT JOIN sug AS sg
+    ON sg.user_id = u.user_id
+  LEFT JOIN run AS rn
+    ON rn.user_id = u.user_id
+)
+SELECT
+  experiment_id,
+  variant,
+  is_control,
+  COUNT(*) AS units,
+  CAST(SUM(CASE WHEN shown > 0 THEN 1 ELSE 0 END) AS BIGINT) AS active_units,
+  SUM(shown) AS shown_sum,
+  SUM(shown * shown) AS shown_sum_squares,
+  SUM(accepted) AS accepted_sum,
+  SUM(accepted * accepted) AS accepted_sum_squares,
+  SUM(accepted * shown) AS accepted_shown_sum,
+  SUM(latency) AS latency_sum,
+  SUM(latency * latency) AS latency_sum_squares,
+  SUM(latency * shown) AS latency_shown_sum,
+  SUM(runs) AS runs_sum,
+  SUM(runs * runs) AS runs_sum_squares,
+  SUM(failed_runs) AS failed_runs_sum,
+  SUM(failed_runs * failed_runs) AS failed_runs_sum_squares,
+  SUM(failed_runs * runs) AS failed_runs_runs_sum
+FROM per_user
+GROUP BY
+  experiment_id,
+  variant,
+  is_control
+ORDER BY
+  is_control DESC NULLS LAST,
+  variant
