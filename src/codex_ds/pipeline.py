@@ -115,6 +115,26 @@ def step_experiments(ctx: RunContext) -> StepResult:
     )
 
 
+def step_nlp(ctx: RunContext) -> StepResult:
+    """Prompt features into the warehouse; reports/nlp.md and .json (acceptance vs prompt
+    features, failure-message classifier, requirement extraction; pass rate vs prompt features
+    when a real evaluation run is cached in the workspace by `codex-ds nlp report --samples`)."""
+    from codex_ds.nlp.pipeline_step import run_nlp
+
+    payload, md, js = run_nlp(ctx.con, ctx.workspace, progress=ctx.progress)
+    failures = payload.get("failures") or {}
+    return StepResult(
+        "nlp",
+        {
+            "prompt_features": payload["prompts"]["written"],
+            "failure_macro_f1": (failures.get("classifier") or {}).get("macro_f1"),
+            "failure_held_out": failures.get("held_out_kind"),
+            "evaluation_run": (payload.get("evaluation") or {}).get("run"),
+        },
+        [str(md), str(js)],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -129,6 +149,7 @@ def default_steps() -> list[Step]:
         Step("warehouse_report", "summarise the warehouse", step_warehouse_report),
         Step("analytics", "run the named SQL metric suite", step_analytics),
         Step("experiments", "analyse the A/B tests: ship / hold / rollback", step_experiments),
+        Step("nlp", "prompt features, failure classifier, NLP report", step_nlp),
         Step("export_parquet", "export Parquet partitioned by day", step_export),
     ]
 

@@ -237,6 +237,7 @@ def handmade_tables(seed: int = 11) -> dict[str, pa.Table]:
     tables.update(_copilot_tables())
     tables.update(_quarantine_tables())
     tables.update(_experiment_tables(n_users))
+    tables.update(_causal_tables(n_users))
     return tables
 
 
@@ -268,6 +269,39 @@ def _experiment_tables(n_users: int) -> dict[str, pa.Table]:
     return {
         "experiments": pa.Table.from_pydict(experiments),
         "assignments": pa.Table.from_pydict(dict(assignments)),
+    }
+
+
+def _causal_tables(n_users: int) -> dict[str, pa.Table]:
+    """Chat adoption (a third of the users without a row, one adopter with no adopted_at),
+    a second feature, and weekly merged PRs (some users without weeks, NULL lead times)."""
+    adoption: dict[str, list[Any]] = defaultdict(list)
+    outcomes: dict[str, list[Any]] = defaultdict(list)
+    for i in range(n_users):
+        uid = f"u{i:02d}"
+        if i % 3 != 2:
+            adopted = i % 2 == 0
+            adoption["user_id"].append(uid)
+            adoption["feature"].append("chat")
+            adoption["adopted"].append(adopted)
+            adoption["adopted_at"].append(_us(START, 60.0 * i) if adopted and i != 4 else None)
+        if i % 4 == 1:
+            adoption["user_id"].append(uid)
+            adoption["feature"].append("review")
+            adoption["adopted"].append(True)
+            adoption["adopted_at"].append(_us(START, 30.0 * i))
+        if i % 5 == 4:
+            continue  # no delivery data
+        for week in range(5):
+            if i >= 20 and week < (i - 20) // 4:
+                continue  # signed up later: fewer weeks
+            outcomes["user_id"].append(uid)
+            outcomes["week_start"].append(START + dt.timedelta(days=7 * week))
+            outcomes["prs_merged"].append((i * 7 + week * 3) % 6)
+            outcomes["lead_time_hours"].append(None if (i + week) % 4 == 0 else 5.0 + i + week)
+    return {
+        "feature_adoption": pa.Table.from_pydict(dict(adoption)),
+        "dev_outcomes": pa.Table.from_pydict(dict(outcomes)),
     }
 
 
@@ -591,6 +625,8 @@ def _open(name: str, path: Path) -> Warehouse:
             "ingest_files",
             "experiments",
             "assignments",
+            "feature_adoption",
+            "dev_outcomes",
         )
     }
     return Warehouse(name, con, frames)
@@ -1840,8 +1876,52 @@ def monitor_daily_metrics(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CATALOG.get("monitor_daily_metrics").column_names)
 
 
+def causal_user_outcomes(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Per user with a week in range: adoption of the feature, mean PRs and lead time, tenure
+    at the first week of dev_outcomes (METHODOLOGY.md, causal methods)."""
+    out = w.t["dev_outcomes"]
+    columns = CATALOG.get("causal_user_outcomes").column_names
+    if out.empty:
+        return pd.DataFrame([], columns=columns)
+    first_week = _day(out.week_start.min())
+    users = w.t["users"].set_index("user_id")
+    fa = w.t["feature_adoption"]
+    adopted = {
+        r.user_id: bool(r.adopted) for r in fa[fa.feature == p["feature"]].itertuples(index=False)
+    }
+    rows = []
+    for uid, g in out.groupby("user_id"):
+        days = [_day(d) for d in g.week_start]
+        keep = [
+            (p.get("start_date") is None or d >= p["start_date"])
+            and (p.get("end_date") is None or d <= p["end_date"])
+            for d in days
+        ]
+        g = g[keep]
+        u = users.loc[uid]
+        if g.empty or (p.get("segment") is not None and u.segment != p["segment"]):
+            continue
+        tenure = (first_week - _day(u.signup_at)).days
+        leads = [float(v) for v in g.lead_time_hours if not _null(v)]
+        rows.append(
+            {
+                "user_id": uid,
+                "segment": u.segment,
+                "primary_language": u.primary_language,
+                "editor": u.editor,
+                "tenure_days": max(tenure, 0),
+                "adopted": adopted.get(uid, False),
+                "weeks": len(g),
+                "prs_merged_per_week": float(g.prs_merged.sum()) / len(g),
+                "lead_time_hours": sum(leads) / len(leads) if leads else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
 #: query name → (oracle, the columns that identify a row)
 ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
+    "causal_user_outcomes": (causal_user_outcomes, ("user_id",)),
     "acceptance_by_language": (segmentation("language"), ("language",)),
     "acceptance_by_editor": (segmentation("editor"), ("editor",)),
     "acceptance_by_segment": (segmentation("segment"), ("segment",)),
@@ -1988,6 +2068,7 @@ def param_sets(w: Warehouse, q: catalog.Query) -> list[dict[str, Any]]:
             {"experiment_id": "no_such_experiment"},
         ],
         "acceptance_model_patterns": [{"by_user": True}, {"by_user": True, "segment": "expert"}],
+        "causal_user_outcomes": [{"feature": "review"}, {"feature": "no_such_feature"}],
         "experiment_assignment_counts": [
             {"experiment_id": "exp_model_v2"},
             {"experiment_id": "exp_other"},

@@ -26,6 +26,19 @@ def simulate(
     srm: Annotated[
         bool, typer.Option("--srm", help="Plant a sample-ratio mismatch in the A/B experiment.")
     ] = False,
+    anomaly: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anomaly",
+            help="Plant an incident for the monitors (repeatable): KIND:day=D[,days=K]"
+            "[,factor=F][,language=L]. latency: latency x F (default 1.5) on days D..D+K-1 "
+            "(day 0 = --start; K defaults to 3); acceptance: P(accept) x F (default 0.7). "
+            "Without language= every language is hit. Example: --anomaly latency:day=20 "
+            "--anomaly acceptance:day=24,language=typescript. Recorded in ground_truth.json "
+            "under 'anomalies'.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Simulate telemetry with known planted effects into the warehouse.
@@ -41,7 +54,13 @@ def simulate(
         first_day = date.fromisoformat(start)
     except ValueError:
         raise fail(f"--start: {start!r} is not an ISO date (YYYY-MM-DD)", 2) from None
-    config = sim.SimulationConfig(users=users, days=days, seed=seed, start=first_day, srm=srm)
+    try:
+        planted = tuple(sim.PlantedAnomaly.parse(a) for a in anomaly or ())
+        config = sim.SimulationConfig(
+            users=users, days=days, seed=seed, start=first_day, srm=srm, anomalies=planted
+        )
+    except ValueError as exc:
+        raise fail(f"--anomaly: {exc}" if anomaly else str(exc), 2) from None
     with progress_bar(not as_json) as prog:
         task = prog.add_task("simulating", total=100)
 

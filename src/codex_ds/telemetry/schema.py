@@ -19,7 +19,7 @@ from typing import Literal
 SCHEMA_VERSION = 1
 
 DType = Literal["VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE"]
-TableGroup = Literal["events", "copilot", "system"]
+TableGroup = Literal["events", "copilot", "system", "derived"]
 
 #: Earliest timestamp accepted by validation (before it, a clock or a parser is wrong).
 EARLIEST_TIMESTAMP = "2015-01-01 00:00:00"
@@ -659,6 +659,132 @@ INGEST_FILES = Table(
     time_column="ingested_at",
 )
 
+PROMPT_STATUSES = ("ok", "empty", "binary", "non_english", "oversized")
+PROMPT_SOURCES = ("telemetry", "humaneval", "builtin", "file")
+
+
+def _count_column(name: str, description: str) -> Column:
+    return _c(name, "INTEGER", description, minimum=0)
+
+
+PROMPT_FEATURES = Table(
+    "prompt_features",
+    "Complexity features of each prompt (`codex-ds nlp prompts`; definitions in "
+    "METHODOLOGY.md, NLP): telemetry prompts (prompt_id of `prompts`) and benchmark prompts "
+    "(HumanEval and built-in task ids). Recomputed rows replace the old ones.",
+    (
+        _c("source", "VARCHAR", "Where the prompt comes from.", allowed=PROMPT_SOURCES),
+        _c("prompt_id", "VARCHAR", "prompts.prompt_id or the task id.", max_length=256),
+        _c("status", "VARCHAR", "Whether the text could be read as a prompt.",
+           allowed=PROMPT_STATUSES),
+        _count_column("n_chars", "Characters (Unicode code points)."),
+        _count_column("n_lines", "Lines."),
+        _count_column("n_tokens", "Code-aware tokens."),
+        _count_column("n_words", "Words of prose (ASCII letters)."),
+        _count_column("n_identifiers", "Code identifiers (snake_case, camelCase, a.b, f(, `x`)."),
+        _count_column("n_code_symbols", "Operators and brackets."),
+        _count_column("n_keywords", "Programming-vocabulary keywords."),
+        _count_column("n_constraints", "Constraint cues (must, only, at most, O(n), 1 <= n...)."),
+        _count_column("n_edge_cases", "Edge-case cues (empty, None, negative, ties, raise...)."),
+        _count_column("n_examples", "Example markers (>>>, f(x) -> y, Input:, e.g.)."),
+        _count_column("nesting", "Cues of nesting in the task (for each, nested, recursive...)."),
+        _count_column("n_sentences", "Sentences."),
+        _c("readability", "DOUBLE", "Flesch reading ease (null without words).", nullable=True),
+        _c("complexity", "DOUBLE", "log2(1 + tokens) + constraints + edge cases + nesting.",
+           minimum=0),
+        _c("computed_at", "TIMESTAMP", "When the row was computed (UTC)."),
+    ),
+    ("source", "prompt_id"),
+    group="derived",
+    time_column="computed_at",
+)
+
+EVAL_PROVIDERS = ("simulated", "replay", "openai")
+EVAL_RUN_STATUSES = ("running", "finished", "failed")
+FAILURE_CLASSES = ("passed", "syntax", "runtime", "logical", "hallucination", "resource")
+
+EVAL_RUNS = Table(
+    "eval_runs",
+    "One code-evaluation run (`codex-ds eval run`): a task set, a model (provider), samples per "
+    "task and the sandbox it ran in. Rows of `eval_results` stream in while it runs; a run "
+    "that was killed keeps status 'running' and resumes with `--resume RUN_ID`.",
+    (
+        _c("run_id", "VARCHAR", "Run id.", max_length=128),
+        _c("created_at", "TIMESTAMP", "When the run started (UTC)."),
+        _c("finished_at", "TIMESTAMP", "When the run finished (UTC).", nullable=True),
+        _c("status", "VARCHAR", "Run status.", allowed=EVAL_RUN_STATUSES),
+        _c("task_set", "VARCHAR", "Task set.", allowed=("builtin", "humaneval")),
+        _c("tasks", "INTEGER", "Tasks in the run.", unit="tasks", minimum=0),
+        _c("model", "VARCHAR", "Model spec, e.g. 'simulated:v1', 'openai:gpt-4o'."),
+        _c("provider", "VARCHAR", "Provider of the completions.", allowed=EVAL_PROVIDERS),
+        _c("provider_label", "VARCHAR", "Label shown in reports (says 'SIMULATED' when so)."),
+        _c("n", "INTEGER", "Samples requested per task (replay: the most in the file).",
+           minimum=0),
+        _c("k_list", "VARCHAR", "The k of pass@k asked for, comma-separated."),
+        _c("timeout_s", "DOUBLE", "CPU-time limit per sample; null = calibrated per task.",
+           unit="s", minimum=0, nullable=True),
+        _c("workers", "INTEGER", "Sandbox workers.", minimum=1),
+        _c("isolation", "VARCHAR", "How samples were isolated (isolation_level())."),
+        _c("params", "VARCHAR", "Provider parameters as JSON.", nullable=True),
+        _c("samples_total", "BIGINT", "Samples generated.", minimum=0, nullable=True),
+        _c("samples_passed", "BIGINT", "Samples that passed.", minimum=0, nullable=True),
+        _c("error", "VARCHAR", "Why a failed run failed.", nullable=True),
+    ),
+    ("run_id",),
+    group="evaluation",
+)
+
+EVAL_RESULTS = Table(
+    "eval_results",
+    "One verdict per sample of an evaluation run: the completion, the sandbox verdict and "
+    "failure taxonomy, edit distance to the reference, code quality and generation metadata.",
+    (
+        _c("run_id", "VARCHAR", "The run.", references="eval_runs.run_id"),
+        _c("task_id", "VARCHAR", "Task id ('HumanEval/0', 'builtin/python/roman_to_int')."),
+        _c("sample_index", "INTEGER", "Sample number within the task.", minimum=0),
+        _c("language", "VARCHAR", "Language of the task.",
+           allowed=("python", "javascript", "cpp")),
+        _c("category", "VARCHAR", "Task category."),
+        _c("difficulty", "VARCHAR", "Task difficulty.", allowed=("easy", "medium", "hard")),
+        _c("completion", "VARCHAR", "The completion that was run.", max_length=1_000_000),
+        _c("passed", "BOOLEAN", "Every test passed."),
+        _c("outcome", "VARCHAR", "Fine-grained verdict (see evaluation/failures.py)."),
+        _c("failure_class", "VARCHAR", "Coarse class of the verdict.", allowed=FAILURE_CLASSES),
+        _c("exception_type", "VARCHAR", "Exception or signal name, when there is one.",
+           nullable=True),
+        _c("detail", "VARCHAR", "Message of the failure (truncated).", nullable=True),
+        _c("failing_test_index", "INTEGER", "0-based index of the first failing test.",
+           minimum=0, nullable=True),
+        _c("expected", "VARCHAR", "Expected value of the failing test, where known.",
+           nullable=True),
+        _c("actual", "VARCHAR", "Actual value of the failing test, where known.", nullable=True),
+        _c("cpu_s", "DOUBLE", "CPU time of the sample in the sandbox.", unit="s", minimum=0),
+        _c("wall_s", "DOUBLE", "Wall-clock time of the sample in the sandbox.", unit="s",
+           minimum=0),
+        _c("edit_distance", "DOUBLE", "Normalised character Levenshtein distance to the "
+           "reference (0 = identical).", minimum=0, maximum=1),
+        _c("token_edit_distance", "DOUBLE", "Normalised Levenshtein distance over code tokens "
+           "to the reference.", minimum=0, maximum=1),
+        _c("complexity", "INTEGER", "Cyclomatic complexity of the entry point (lizard).",
+           minimum=0, nullable=True),
+        _c("lint_findings", "INTEGER", "Lint findings in the completion (ruff for Python, "
+           "light checks for JavaScript and C++).", minimum=0, nullable=True),
+        _c("prompt_tokens", "INTEGER", "Prompt tokens reported by the provider.", minimum=0,
+           nullable=True),
+        _c("completion_tokens", "INTEGER", "Completion tokens reported by the provider.",
+           minimum=0, nullable=True),
+        _c("gen_latency_s", "DOUBLE", "Generation latency.", unit="s", minimum=0,
+           nullable=True),
+        _c("candidate_kind", "VARCHAR", "Simulated model only: the planted kind of candidate "
+           "(correct, off_by_one, ...), the ground truth of the failure analysis.",
+           nullable=True),
+        _c("evaluated_at", "TIMESTAMP", "When the verdict was stored (UTC)."),
+    ),
+    ("run_id", "task_id", "sample_index"),
+    group="evaluation",
+    parents=("eval_runs",),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -679,6 +805,7 @@ TABLES: dict[str, Table] = {
         COPILOT_USER_PERIOD,
         QUARANTINE,
         INGEST_FILES,
+        PROMPT_FEATURES,
     )
 }
 
@@ -721,6 +848,7 @@ def render_markdown() -> str:
         ("events", "Event tables"),
         ("copilot", "GitHub Copilot metrics tables"),
         ("system", "System tables"),
+        ("derived", "Derived tables (computed from other tables)"),
     ):
         out += [f"## {title}", ""]
         for t in TABLES.values():

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ACCEPTANCE_COEFFICIENTS",
     "EXPERIMENT_ID",
+    "PlantedAnomaly",
     "SimulationConfig",
     "SimulationResult",
     "TruthAccumulator",
@@ -255,6 +256,80 @@ SURVEY_MODEL = {
 
 # =========================================================================== config / result
 
+#: What an anomaly plants: ``latency`` multiplies the latency of the affected suggestions
+#: by ``factor`` (a regression: ``factor`` > 1); ``acceptance`` multiplies their acceptance
+#: probability by ``factor`` (a drop: ``factor`` < 1). The monitor that should catch it:
+ANOMALY_MONITORS = {"latency": "latency_p95", "acceptance": "acceptance_rate"}
+_ANOMALY_DEFAULT_FACTOR = {"latency": 1.5, "acceptance": 0.7}
+
+
+@dataclass(frozen=True)
+class PlantedAnomaly:
+    """An incident planted in the suggestions of days ``[day, day + days)`` (day indices
+    from the period start), of one ``language`` or of every language (``None``).
+
+    >>> PlantedAnomaly.parse("acceptance:day=20,days=4,factor=0.6,language=go")
+    PlantedAnomaly(kind='acceptance', day=20, days=4, factor=0.6, language='go')
+    >>> PlantedAnomaly.parse("latency:day=9").factor
+    1.5
+    """
+
+    kind: str
+    day: int
+    days: int = 3
+    factor: float = None  # type: ignore[assignment]  # None: 1.5 (latency), 0.7 (acceptance)
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ANOMALY_MONITORS:
+            raise ValueError(
+                f"anomaly kind {self.kind!r}: expected one of {', '.join(ANOMALY_MONITORS)}"
+            )
+        if self.factor is None:
+            object.__setattr__(self, "factor", _ANOMALY_DEFAULT_FACTOR[self.kind])
+        problems = []
+        if self.day < 0:
+            problems.append("day must be >= 0")
+        if self.days < 1:
+            problems.append("days must be >= 1")
+        if not self.factor > 0 or (self.kind == "acceptance" and self.factor > 1):
+            problems.append(
+                "factor must be in (0, 1]" if self.kind == "acceptance" else "factor must be > 0"
+            )
+        if self.language is not None and self.language not in schema.LANGUAGES:
+            problems.append(f"unknown language {self.language!r}")
+        if problems:
+            raise ValueError(f"anomaly {self.kind}: " + "; ".join(problems))
+
+    @classmethod
+    def parse(cls, text: str) -> PlantedAnomaly:
+        """``KIND:key=value,...`` with keys day (required), days, factor, language."""
+        kind, _, rest = text.strip().partition(":")
+        values: dict[str, str] = {}
+        for item in filter(None, (x.strip() for x in rest.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or key.strip() not in ("day", "days", "factor", "language"):
+                raise ValueError(
+                    f"anomaly {text!r}: {item!r} is not one of day=, days=, factor=, language="
+                )
+            values[key.strip()] = value.strip()
+        if "day" not in values:
+            raise ValueError(f"anomaly {text!r}: day= is required (e.g. latency:day=20)")
+        try:
+            return cls(
+                kind.strip(),
+                int(values["day"]),
+                int(values.get("days", "3")),
+                float(values["factor"]) if "factor" in values else None,  # type: ignore[arg-type]
+                values.get("language") or None,
+            )
+        except ValueError as exc:
+            raise ValueError(f"anomaly {text!r}: {exc}") from None
+
+    @property
+    def monitor(self) -> str:
+        return ANOMALY_MONITORS[self.kind]
+
 
 @dataclass(frozen=True)
 class SimulationConfig:
@@ -300,6 +375,8 @@ class SimulationConfig:
     chat_effect_by_segment: tuple[float, float, float] = (0.5, 0.35, 0.15)
     #: Slope of the latent perceived productivity on the user's acceptance rate.
     survey_acceptance_slope: float = 5.0
+    #: Incidents planted for the monitors (``codex-ds monitor``); none by default.
+    anomalies: tuple[PlantedAnomaly, ...] = ()
 
     def __post_init__(self) -> None:
         if self.experiment_start_day is None:
@@ -332,6 +409,11 @@ class SimulationConfig:
             problems.append("sessions_per_active_day must be >= 1")
         if min(self.chat_effect_by_segment) < 0:
             problems.append("chat_effect_by_segment must be >= 0")
+        for anomaly in self.anomalies:
+            if anomaly.day + anomaly.days > self.days:
+                problems.append(
+                    f"anomaly {anomaly.kind} at day {anomaly.day} ends after the period"
+                )
         if problems:
             raise ValueError("invalid SimulationConfig: " + "; ".join(problems))
 
@@ -1682,6 +1764,7 @@ def _truth_dict(config: SimulationConfig, acc: TruthAccumulator) -> dict[str, An
             "resurrection_probability": config.resurrection_probability,
             "weekend_activity": config.weekend_activity,
         },
+        "anomalies": _anomaly_truth(config),
     }
 
 
@@ -2019,6 +2102,9 @@ def _make_suggestions(
     lines = np.maximum(lines_f, 1.0).astype(np.int32)
     del chars_f, lines_f
 
+    # planted anomalies (monitors): which suggestions each one hits
+    hit = _anomaly_masks(config, shown_us, sess.lang[g])
+
     # latency (ms) under v1; v2 multiplies it (common random numbers)
     lat_v1 = rng.standard_normal(n)
     lat_v1 *= 0.38
@@ -2028,6 +2114,9 @@ def _make_suggestions(
     lat_v1 *= _LATENCY_MEDIAN_MS
     spiked = np.flatnonzero(rng.random(n) < _LATENCY_SPIKE_P)
     lat_v1[spiked] *= rng.lognormal(math.log(4.0), 0.5, len(spiked))
+    for anomaly, mask in hit:
+        if anomaly.kind == "latency":
+            lat_v1[mask] *= anomaly.factor
     np.clip(lat_v1, 5.0, 600_000.0, out=lat_v1)
     lat_v2 = np.clip(lat_v1 * config.v2_latency_factor, 5.0, 600_000.0)
     drop = rng.random(n) < NOT_SHOWN_RANDOM_P
@@ -2049,6 +2138,10 @@ def _make_suggestions(
     eta += c["latency_s"] / 1000.0 * lat_v2
     p_v2 = _sigmoid(eta)
     del eta
+    for anomaly, mask in hit:
+        if anomaly.kind == "acceptance":
+            p_v1[mask] *= anomaly.factor
+            p_v2[mask] *= anomaly.factor
     latency = np.where(v2, lat_v2, lat_v1)
     shown = np.where(v2, shown_v2, shown_v1)
     p = np.where(v2, p_v2, p_v1)
@@ -2126,6 +2219,46 @@ def _make_suggestions(
         ids, g, u_local, shown_us, accepted, v2, acc_chars, comment_idx, user_shown, user_acc
     )
     return sug, table
+
+
+def _anomaly_masks(
+    config: SimulationConfig, shown_us: I64, lang: I64
+) -> list[tuple[PlantedAnomaly, Bool]]:
+    """For each planted anomaly, the suggestions it hits (by day of shown_at and language)."""
+    if not config.anomalies:
+        return []
+    day = (shown_us - _us(config.start)) // US_PER_DAY
+    out = []
+    for anomaly in config.anomalies:
+        mask = (day >= anomaly.day) & (day < anomaly.day + anomaly.days)
+        if anomaly.language is not None:
+            mask &= lang == _LANG_INDEX[anomaly.language]
+        out.append((anomaly, mask))
+    return out
+
+
+def _anomaly_truth(config: SimulationConfig) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": a.kind,
+            "monitor": a.monitor,
+            "dimension": "overall" if a.language is None else "language",
+            "dimension_value": "all" if a.language is None else a.language,
+            "first_day": (config.start + dt.timedelta(days=a.day)).isoformat(),
+            "last_day": (config.start + dt.timedelta(days=a.day + a.days - 1)).isoformat(),
+            "day_index": a.day,
+            "days": a.days,
+            "factor": a.factor,
+            "effect": (
+                f"latency_ms x {a.factor:g}"
+                if a.kind == "latency"
+                else f"P(accepted | shown) x {a.factor:g}"
+            )
+            + " for suggestions shown on these days"
+            + ("" if a.language is None else f" in {a.language}"),
+        }
+        for a in config.anomalies
+    ]
 
 
 def _make_persistence(

@@ -1,0 +1,167 @@
+WITH shown AS (
+  SELECT
+    CAST(s.shown_at AS DATE) AS day,
+    s.language,
+    s.model_version,
+    CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END AS accepted,
+    s.latency_ms
+  FROM suggestions AS s
+  WHERE
+    s.outcome <> 'not_shown'
+    AND (
+      %(start_date)s IS NULL OR CAST(s.shown_at AS DATE) >= %(start_date)s
+    )
+    AND (
+      %(end_date)s IS NULL OR CAST(s.shown_at AS DATE) <= %(end_date)s
+    )
+), run_flags AS (
+  SELECT
+    CAST(r.ran_at AS DATE) AS day,
+    r.language,
+    r.model_version,
+    CASE WHEN r.kind = 'test' THEN 1 ELSE 0 END AS is_test,
+    CASE WHEN r.kind = 'test' AND r.compile_ok AND r.tests_failed = 0 THEN 1 ELSE 0 END AS passing,
+    CASE WHEN r.error_type <> 'none' THEN 1 ELSE 0 END AS is_error
+  FROM runs AS r
+  WHERE
+    (
+      %(start_date)s IS NULL OR CAST(r.ran_at AS DATE) >= %(start_date)s
+    )
+    AND (
+      %(end_date)s IS NULL OR CAST(r.ran_at AS DATE) <= %(end_date)s
+    )
+), suggestion_cells AS (
+  SELECT
+    day,
+    'overall' AS dimension,
+    'all' AS dimension_value,
+    COUNT(*) AS shown,
+    SUM(accepted) AS accepted,
+    PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p90_ms,
+    PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p95_ms,
+    PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p99_ms
+  FROM shown
+  GROUP BY
+    day
+  UNION ALL
+  SELECT
+    day,
+    'language' AS dimension,
+    language AS dimension_value,
+    COUNT(*) AS shown,
+    SUM(accepted) AS accepted,
+    PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p90_ms,
+    PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p95_ms,
+    PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p99_ms
+  FROM shown
+  GROUP BY
+    day,
+    language
+  UNION ALL
+  SELECT
+    day,
+    'model_version' AS dimension,
+    model_version AS dimension_value,
+    COUNT(*) AS shown,
+    SUM(accepted) AS accepted,
+    PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p90_ms,
+    PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p95_ms,
+    PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+      latency_ms) AS latency_p99_ms
+  FROM shown
+  GROUP BY
+    day,
+    model_version
+), run_cells AS (
+  SELECT
+    day,
+    'overall' AS dimension,
+    'all' AS dimension_value,
+    SUM(is_test) AS test_runs,
+    SUM(passing) AS tests_passing,
+    COUNT(*) AS runs,
+    SUM(is_error) AS error_runs
+  FROM run_flags
+  GROUP BY
+    day
+  UNION ALL
+  SELECT
+    day,
+    'language' AS dimension,
+    language AS dimension_value,
+    SUM(is_test) AS test_runs,
+    SUM(passing) AS tests_passing,
+    COUNT(*) AS runs,
+    SUM(is_error) AS error_runs
+  FROM run_flags
+  GROUP BY
+    day,
+    language
+  UNION ALL
+  SELECT
+    day,
+    'model_version' AS dimension,
+    model_version AS dimension_value,
+    SUM(is_test) AS test_runs,
+    SUM(passing) AS tests_passing,
+    COUNT(*) AS runs,
+    SUM(is_error) AS error_runs
+  FROM run_flags
+  WHERE
+    NOT model_version IS NULL
+  GROUP BY
+    day,
+    model_version
+), cells AS (
+  SELECT
+    COALESCE(s.day, r.day) AS day,
+    COALESCE(s.dimension, r.dimension) AS dimension,
+    COALESCE(s.dimension_value, r.dimension_value) AS dimension_value,
+    COALESCE(s.shown, 0) AS shown,
+    COALESCE(s.accepted, 0) AS accepted,
+    s.latency_p90_ms,
+    s.latency_p95_ms,
+    s.latency_p99_ms,
+    COALESCE(r.test_runs, 0) AS test_runs,
+    COALESCE(r.tests_passing, 0) AS tests_passing,
+    COALESCE(r.runs, 0) AS runs,
+    COALESCE(r.error_runs, 0) AS error_runs
+  FROM suggestion_cells AS s
+  FULL OUTER JOIN run_cells AS r
+    ON s.day = r.day
+    AND s.dimension = r.dimension
+    AND s.dimension_value = r.dimension_value
+)
+SELECT
+  day,
+  dimension,
+  dimension_value,
+  CAST(shown AS BIGINT) AS shown,
+  CAST(accepted AS BIGINT) AS accepted,
+  CAST(accepted AS DOUBLE PRECISION) / NULLIF(shown, 0) AS acceptance_rate,
+  CAST(latency_p90_ms AS DOUBLE PRECISION) AS latency_p90_ms,
+  CAST(latency_p95_ms AS DOUBLE PRECISION) AS latency_p95_ms,
+  CAST(latency_p99_ms AS DOUBLE PRECISION) AS latency_p99_ms,
+  CAST(test_runs AS BIGINT) AS test_runs,
+  CAST(tests_passing AS BIGINT) AS tests_passing,
+  CAST(tests_passing AS DOUBLE PRECISION) / NULLIF(test_runs, 0) AS test_pass_rate,
+  CAST(runs AS BIGINT) AS runs,
+  CAST(error_runs AS BIGINT) AS error_runs,
+  CAST(error_runs AS DOUBLE PRECISION) / NULLIF(runs, 0) AS error_rate
+FROM cells
+WHERE
+  (
+    %(dimension)s IS NULL OR dimension = %(dimension)s
+  )
+ORDER BY
+  day,
+  dimension,
+  dimension_value
