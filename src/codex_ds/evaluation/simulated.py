@@ -23,8 +23,9 @@ not apply to a task (no integer literal to shift, say) the next applicable kind 
 fallback order is used, and the kind actually applied is recorded with the sample.
 
 The probability of each kind depends on the version (v2 is the better model) and on the
-task: every task has a latent difficulty, seeded by its id alone (so it is the same for every
-version, as real tasks are), that shifts the chance of a correct answer. These numbers are
+task: the log-odds of a correct answer are the version's base log-odds, plus a shift for the
+task's difficulty tag, plus the task's latent difficulty, a normal draw seeded by its id alone
+(so it is the same for every version, as real tasks are). These numbers are
 the simulator's *planted* truth; a run on ``simulated:*`` measures a model we built, and every
 report says so.
 """
@@ -116,7 +117,10 @@ VERSIONS: dict[str, SimulatedVersion] = {
         tokens_per_second=55.0,
     ),
 }
-_DIFFICULTY_SHIFT = {"easy": 0.12, "medium": 0.0, "hard": -0.15}
+#: shifts of the log-odds of a correct candidate by the task's difficulty tag
+_DIFFICULTY_SHIFT = {"easy": 0.6, "medium": 0.0, "hard": -0.8}
+#: standard deviation of a task's latent log-odds shift (same for every version)
+TASK_EFFECT_SD = 1.2
 
 
 class UnknownVersionError(ValueError):
@@ -137,15 +141,18 @@ def _seed(*parts: str) -> int:
 
 
 def task_logit_shift(task_id: str) -> float:
-    """The latent difficulty of a task (same for every version), on the probability scale."""
+    """The latent difficulty of a task (same for every version), on the log-odds scale."""
     rng = np.random.default_rng(_seed("task-difficulty", task_id))
-    return float(rng.normal(0.0, 0.15))
+    return float(rng.normal(0.0, TASK_EFFECT_SD))
 
 
 def probability_correct(version: SimulatedVersion, task: Task) -> float:
-    """Planted chance that ``version`` writes a correct candidate for ``task``."""
-    p = version.p_correct + _DIFFICULTY_SHIFT.get(task.difficulty, 0.0)
-    return float(np.clip(p + task_logit_shift(task.task_id), 0.03, 0.97))
+    """Planted chance that ``version`` writes a correct candidate for ``task``:
+    logistic(logit(p_correct) + difficulty shift + the task's latent shift), in [0.01, 0.99].
+    """
+    base = np.log(version.p_correct / (1.0 - version.p_correct))
+    logit = base + _DIFFICULTY_SHIFT.get(task.difficulty, 0.0) + task_logit_shift(task.task_id)
+    return float(np.clip(1.0 / (1.0 + np.exp(-logit)), 0.01, 0.99))
 
 
 def simulate_candidate(version_name: str, task: Task, sample_index: int) -> Candidate:
