@@ -256,6 +256,8 @@ def _python_exception(
         return classification("early_exit", **common)
     if exc == "MemoryError":
         return classification("memory_limit", **common)
+    if exc == "OSError" and ("No space left on device" in msg or "File too large" in msg):
+        return classification("output_limit", **common)
     if exc == "ModuleNotFoundError":
         return classification("hallucinated_import", **common)
     if exc == "ImportError":

@@ -112,6 +112,7 @@ def bwrap_command(extra_ro: tuple[str, ...] = ()) -> list[str]:
         "--dev", "/dev",
         "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
         "--chdir", "/tmp",
+        "--remount-ro", "/",
     ]  # fmt: skip
     return cmd
 

@@ -36,6 +36,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from typing import Any
 
 # Pre-import what candidate programs commonly use, so each forked child has it for free.
 _PRELOAD = (
@@ -174,11 +175,40 @@ def _rewrite_check(tree: ast.Module, test_line: int) -> tuple[int, list[tuple[in
     return check.lineno, spans
 
 
+def _encode_record(
+    record: dict,
+    *,
+    escape: Callable[[str], str] = json.encoder.encode_basestring_ascii,
+    isinstance: Callable[..., bool] = isinstance,
+    str: type = str,
+    bool: type = bool,
+    int: type = int,
+    int_repr: Callable[[int], str] = int.__repr__,
+    join: Callable[[Any], str] = ", ".join,
+) -> str:
+    """Flat JSON for the failure record, from references bound before the sample ran.
+
+    (The json module's Python layer calls builtins the sample may have patched.)
+    """
+    parts = []
+    for key, value in record.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = int_repr(value)
+        elif isinstance(value, str):
+            text = escape(value)
+        else:
+            text = "null"
+        parts.append(escape(key) + ": " + text)
+    return "{" + join(parts) + "}"
+
+
 def _mentions_candidate(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Name) and n.id == "candidate" for n in ast.walk(node))
 
 
-def _short_repr(value: object, limit: int = 300) -> str:
+def _short_repr(value: object, limit: int = 300, *, repr: Callable[[object], str] = repr) -> str:
     try:
         text = repr(value)
     except BaseException as exc:  # a candidate object whose __repr__ raises
@@ -186,8 +216,10 @@ def _short_repr(value: object, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _python_child(req: dict, report: Callable[[dict], None]) -> None:
+def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict], None]) -> None:
     """Compile, exec, call check(entry_point); report exactly what happened."""
+    exception_record = _exception_record
+    function_type = types.FunctionType
     source = req["program"]
     filename = "<program>"
     try:
@@ -220,7 +252,11 @@ def _python_child(req: dict, report: Callable[[dict], None]) -> None:
     try:
         exec(code, namespace)
     except BaseException as exc:
-        report(_exception_record("exec", exc, None, spans, orientation))
+        try:
+            record = exception_record("exec", exc, None, spans, orientation)
+        except BaseException:
+            record = {"phase": "exec", "exc": None, "msg": "unreportable exception"}
+        report(record)
         return
     if check_code is None:
         report({"phase": "harness", "exc": None, "msg": "the test defines no check() function"})
@@ -230,13 +266,17 @@ def _python_child(req: dict, report: Callable[[dict], None]) -> None:
         report({"phase": "entry", "exc": "NameError", "msg": f"name '{entry}' is not defined"})
         return
     # A fresh function from the compiled test code: the sample cannot have replaced it.
-    check = types.FunctionType(check_code, namespace, "check")
+    check = function_type(check_code, namespace, "check")
     try:
         check(namespace[entry])
     except BaseException as exc:
-        report(_exception_record("check", exc, check_code, spans, orientation))
+        try:
+            record = exception_record("check", exc, check_code, spans, orientation)
+        except BaseException:
+            record = {"phase": "check", "exc": None, "msg": "unreportable exception"}
+        report(record)
         return
-    report({"phase": "done"})
+    passed()
 
 
 def _exception_record(
@@ -245,12 +285,21 @@ def _exception_record(
     check_code: types.CodeType | None,
     spans: list[tuple[int, int]],
     orientation: dict[int, bool],
+    *,
+    isinstance: Callable[..., bool] = isinstance,  # bound now: the sample may patch builtins
+    len: Callable[..., int] = len,
+    type: Callable[..., type] = type,
+    str: Callable[..., str] = str,
+    tuple: type = tuple,
+    enumerate: Callable[..., Any] = enumerate,
+    AssertionError: type = AssertionError,
+    SystemExit: type = SystemExit,
 ) -> dict:
     record: dict = {"phase": phase, "exc": type(exc).__name__, "msg": _short_repr(exc, 500)}
     with contextlib.suppress(Exception):
         record["msg"] = str(exc)[:500]
     if isinstance(exc, SystemExit):
-        record["msg"] = f"SystemExit({exc.code!r})"[:500]
+        record["msg"] = f"SystemExit({exc.code!r})"[:500]  # type: ignore[attr-defined]
     tb = exc.__traceback__
     frames = []
     while tb is not None:
@@ -269,10 +318,15 @@ def _exception_record(
                     break
             record["raised_in_check"] = frames[-1][0] is frame
             if record["raised_in_check"] and isinstance(exc, AssertionError):
-                pair = frame.f_locals.get("__cds_v")
+                pair: Any = frame.f_locals.get("__cds_v")
                 start_line = spans[record["index"]][0] if "index" in record else None
-                if isinstance(pair, tuple) and len(pair) == 2 and start_line in orientation:
-                    actual, expected = pair if orientation[start_line] else pair[::-1]
+                if (
+                    isinstance(pair, tuple)
+                    and len(pair) == 2
+                    and start_line is not None
+                    and start_line in orientation
+                ):
+                    actual, expected = pair if orientation[start_line] else (pair[1], pair[0])
                     record["actual"] = _short_repr(actual)
                     record["expected"] = _short_repr(expected)
     return record
@@ -315,14 +369,28 @@ def _child_setup(req: dict, step: dict, out_w: int, verdict_w: int) -> int:
 
 def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) -> None:
     verdict_fd = _child_setup(req, step, out_w, verdict_w)
+    # Everything the harness needs after the sample's code has run is bound here, before it
+    # runs: patching modules or builtins later does not reach these references.
     write = os.write
-    dumps = json.dumps
+    dumps = _encode_record
+    passed_message = b"P:" + nonce.encode()
+    failed_prefix = b"F:" + nonce.encode() + b":"
 
-    def report(record: dict) -> None:
-        record["nonce"] = nonce
-        data = dumps(record).encode()
+    def send(data: bytes) -> None:
         while data:
             data = data[write(verdict_fd, data) :]
+
+    def passed() -> None:
+        # A pass is a separate code path writing a fixed message: no failure record, however
+        # its encoding is tampered with, can turn into it.
+        send(passed_message)
+
+    def failed(record: dict) -> None:
+        try:
+            body = dumps(record).encode("ascii")
+        except BaseException:
+            body = b'{"phase": "unreportable"}'
+        send(failed_prefix + body)
 
     argv = step.get("argv")
     if argv is None:  # Python, in this process
@@ -331,7 +399,7 @@ def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) ->
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
-        _python_child(req, report)
+        _python_child(req, passed, failed)
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
         os._exit(0)
@@ -460,15 +528,7 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
     swept = _sweep(own) if sweep else 0
     record = None
     if verdict:
-        try:
-            candidate = json.loads(bytes(verdict).decode("utf-8", "replace"))
-            if isinstance(candidate, dict) and candidate.get("nonce") == nonce:
-                record = candidate
-                record.pop("nonce")
-            else:
-                record = {"forged": True}
-        except ValueError:
-            record = {"forged": True}
+        record = _parse_verdict(bytes(verdict), nonce)
     return {
         "report": record,
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -481,6 +541,22 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
         "output": bytes(output).decode("utf-8", "replace"),
         "swept": swept,
     }
+
+
+def _parse_verdict(data: bytes, nonce: str) -> dict:
+    """``P:<nonce>`` is a pass; ``F:<nonce>:<json>`` a failure record; anything else forged."""
+    if data == b"P:" + nonce.encode():
+        return {"phase": "done"}
+    prefix = b"F:" + nonce.encode() + b":"
+    if data.startswith(prefix):
+        try:
+            record = json.loads(data[len(prefix) :].decode("utf-8", "replace"))
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and record.get("phase") != "done":
+            return record
+        return {"phase": "unreportable"}
+    return {"forged": True}
 
 
 def run_request(req: dict, own: set[int], sweep: bool) -> dict:
