@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from codex_ds import __version__
+from codex_ds.cli import eval as eval_cli
 from codex_ds.cli import experiment as experiment_cli
 from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import pipeline as pipeline_cli
@@ -62,6 +63,7 @@ telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
 app.add_typer(sql_cli.app, name="sql")
 app.add_typer(experiment_cli.app, name="experiment")
+app.add_typer(eval_cli.app, name="eval")
 nlp_cli.register(app)
 pipeline_cli.register(app)
 
