@@ -135,6 +135,30 @@ def step_nlp(ctx: RunContext) -> StepResult:
     )
 
 
+def step_monitors(ctx: RunContext) -> StepResult:
+    """Run the daily monitors; store the alerts and write reports/monitors.md and .json.
+
+    Alerts are findings, not failures: the step succeeds whatever fires (``codex-ds
+    monitor`` is the command whose exit code says whether any did)."""
+    from codex_ds.reporting.monitors import render_monitors_report
+    from codex_ds.warehouse import alerts
+
+    report = alerts.run_monitors(ctx.con)
+    written = alerts.write_alerts(ctx.con, report)
+    planted: list[dict[str, Any]] = []
+    if ctx.workspace.ground_truth.exists():
+        planted = list(json.loads(ctx.workspace.ground_truth.read_text()).get("anomalies", []))
+    md = ctx.workspace.reports / "monitors.md"
+    js = ctx.workspace.reports / "monitors.json"
+    md.write_text(render_monitors_report(report, planted))
+    js.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    return StepResult(
+        "monitors",
+        {"monitor_days": report.monitor_days, "alerts": len(report.alerts), "written": written},
+        [str(md), str(js)],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -149,6 +173,7 @@ def default_steps() -> list[Step]:
         Step("warehouse_report", "summarise the warehouse", step_warehouse_report),
         Step("analytics", "run the named SQL metric suite", step_analytics),
         Step("experiments", "analyse the A/B tests: ship / hold / rollback", step_experiments),
+        Step("monitors", "daily monitors and alerts", step_monitors),
         Step("nlp", "prompt features, failure classifier, NLP report", step_nlp),
         Step("export_parquet", "export Parquet partitioned by day", step_export),
     ]

@@ -232,7 +232,6 @@ def param_sets(pair: Pair, q: catalog.Query) -> list[dict[str, Any]]:
     specific: dict[str, list[dict[str, Any]]] = {
         "retention_day_n": [{"days": [0, 3, 10], "segment": "beginner"}],
         "monitor_daily_metrics": [{"dimension": "model_version"}],
-        "monitor_daily_metrics": [{"dimension": "model_version"}],
         "top_error_messages": [{"n": 2, "kind": "test"}],
         "error_types": [{"kind": "build"}],
         "copilot_by_dimension": [{"dimension": "editor", "api": "metrics"}],

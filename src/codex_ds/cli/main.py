@@ -10,6 +10,7 @@ import typer
 from codex_ds import __version__
 from codex_ds.cli import eval as eval_cli
 from codex_ds.cli import experiment as experiment_cli
+from codex_ds.cli import monitor as monitor_cli
 from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import pipeline as pipeline_cli
 from codex_ds.cli import sql as sql_cli
@@ -63,6 +64,7 @@ telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
 app.add_typer(sql_cli.app, name="sql")
 app.add_typer(experiment_cli.app, name="experiment")
+monitor_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
 nlp_cli.register(app)
 pipeline_cli.register(app)

@@ -785,6 +785,41 @@ EVAL_RESULTS = Table(
     parents=("eval_runs",),
 )
 
+ALERTS = Table(
+    "alerts",
+    "Alerts of the daily monitors (`codex-ds monitor`): one row per monitor, dimension value "
+    "and day whose value crossed its threshold in the bad direction. A rerun replaces the rows "
+    "of the days it evaluates (no duplicates) and keeps the first detection time.",
+    (
+        _c("day", "DATE", "The day (UTC) the monitor evaluated."),
+        _c(
+            "monitor",
+            "VARCHAR",
+            "The monitor.",
+            allowed=("acceptance_rate", "latency_p95", "test_pass_rate", "error_rate"),
+        ),
+        _c(
+            "dimension",
+            "VARCHAR",
+            "The breakdown.",
+            allowed=("overall", "language", "model_version"),
+        ),
+        _c("dimension_value", "VARCHAR", "The language or model version ('all' for overall)."),
+        _c("value", "DOUBLE", "The day's value (a share, or ms for latency_p95)."),
+        _c("baseline", "DOUBLE", "Robust weekday-aware baseline for the day."),
+        _c("threshold", "DOUBLE", "The value beyond which the monitor alerts on that day."),
+        _c("direction", "VARCHAR", "The bad direction that was crossed.", allowed=("up", "down")),
+        _c("severity", "VARCHAR", "By robust z.", allowed=("warning", "critical")),
+        _c("z", "DOUBLE", "Robust z: (value - baseline) / scale, on the monitor's scale."),
+        _c("volume", "BIGINT", "Shown suggestions, test runs or runs behind the value.", minimum=0),
+        _c("message", "VARCHAR", "One line for humans."),
+        _c("detected_at", "TIMESTAMP", "When the alert was first written (UTC)."),
+    ),
+    ("monitor", "dimension", "dimension_value", "day"),
+    group="system",
+    time_column="day",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -805,6 +840,7 @@ TABLES: dict[str, Table] = {
         COPILOT_USER_PERIOD,
         QUARANTINE,
         INGEST_FILES,
+        ALERTS,
         PROMPT_FEATURES,
     )
 }
