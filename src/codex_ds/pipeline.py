@@ -159,6 +159,42 @@ def step_monitors(ctx: RunContext) -> StepResult:
     )
 
 
+def step_rollout(ctx: RunContext) -> StepResult:
+    """Replay the default ramp (1 → 5 → 25 → 50 → 100 %) over the A/B experiment; write
+    reports/rollout.md and .json. A hold, rollback or invalid ramp is a finding, not a
+    failure: the step succeeds whatever the gates say (``codex-ds rollout evaluate`` is the
+    command whose exit code carries the decision)."""
+    from codex_ds.experiments import rollout
+    from codex_ds.reporting.rollout import render_rollout_report
+
+    truth: dict[str, Any] = {}
+    if ctx.workspace.ground_truth.exists():
+        gt = json.loads(ctx.workspace.ground_truth.read_text())
+        truth = next((e for e in gt.get("experiments", []) if e.get("id") == "exp_model_v2"), {})
+    plan, gates = rollout.RampPlan(), rollout.GateConfig()
+    latency_margin = next(g.margin for g in gates.guardrails if g.metric == "latency_ms")
+    planted = truth.get("true_relative_latency_change")
+    detect = planted if planted is not None and planted > latency_margin else 2 * latency_margin
+    replay = rollout.load_steps(ctx.con, plan, "exp_model_v2")
+    result = rollout.evaluate_steps(replay, plan, gates, detect)
+    planned, _ = rollout.plan_steps(replay, plan, gates, detect)
+    text, payload = render_rollout_report(result, planned, truth)
+    md = ctx.workspace.reports / "rollout.md"
+    js = ctx.workspace.reports / "rollout.json"
+    md.write_text(text)
+    js.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return StepResult(
+        "rollout",
+        {
+            "decision": result.decision,
+            "stopped_at": result.stopped_at,
+            "reason": result.reason,
+            "as_expected": (payload.get("ground_truth") or {}).get("as_expected"),
+        },
+        [str(md), str(js)],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -173,6 +209,7 @@ def default_steps() -> list[Step]:
         Step("warehouse_report", "summarise the warehouse", step_warehouse_report),
         Step("analytics", "run the named SQL metric suite", step_analytics),
         Step("experiments", "analyse the A/B tests: ship / hold / rollback", step_experiments),
+        Step("rollout", "replay a staged rollout: advance / hold / rollback", step_rollout),
         Step("monitors", "daily monitors and alerts", step_monitors),
         Step("nlp", "prompt features, failure classifier, NLP report", step_nlp),
         Step("export_parquet", "export Parquet partitioned by day", step_export),

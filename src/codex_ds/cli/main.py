@@ -13,6 +13,7 @@ from codex_ds.cli import experiment as experiment_cli
 from codex_ds.cli import monitor as monitor_cli
 from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import pipeline as pipeline_cli
+from codex_ds.cli import rollout as rollout_cli
 from codex_ds.cli import sql as sql_cli
 from codex_ds.cli import telemetry as telemetry_cli
 from codex_ds.cli import warehouse as warehouse_cli
@@ -64,6 +65,7 @@ telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
 app.add_typer(sql_cli.app, name="sql")
 app.add_typer(experiment_cli.app, name="experiment")
+app.add_typer(rollout_cli.app, name="rollout")
 monitor_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
 nlp_cli.register(app)
