@@ -1659,8 +1659,8 @@ def acceptance_model_patterns(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
             r.trigger,
             r.model_version,
             hour >= 18 or hour < 8,
-            math.floor(float(r.latency_ms) / 50.0),
-            math.floor(2.0 * log_chars),
+            math.floor(float(r.latency_ms) / 25.0),
+            math.floor(4.0 * log_chars),
         )
         groups[key].append((r, log_chars))
     rows = [

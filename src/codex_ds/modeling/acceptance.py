@@ -14,13 +14,13 @@ data and its most frequent level otherwise, so the estimates are directly compar
 ``ground_truth.json["acceptance_model"]["coefficients"]``.
 
 **Scale path.** The data arrive as covariate patterns from the SQL query
-``acceptance_model_patterns`` (optionally split by user): the categorical levels, a 50 ms
-latency bucket and a half-unit ln-length bucket, with the count of shown and accepted
+``acceptance_model_patterns`` (optionally split by user): the categorical levels, a 25 ms
+latency bucket and a quarter-unit ln-length bucket, with the count of shown and accepted
 suggestions and the within-pattern means of latency and ln(length). The binomial likelihood
 of the patterns is the likelihood of the suggestions with each suggestion's latency and
-length replaced by its pattern's mean (a within-bucket spread of about 14 ms and 0.14 in
-ln-length, i.e. about 0.01 and 0.03 on the logit scale; the bias this introduces is far below
-one standard error, which the tests check against the row-level fit).
+length replaced by its pattern's mean (a within-bucket standard deviation of about 7 ms and
+0.07 in ln-length, i.e. about 0.005 and 0.015 on the logit scale; the bias this introduces is
+a small fraction of a standard error, which the tests check against the row-level fit).
 
 The fit is Newton-Raphson (IRLS) written for this design: every dummy column is a function of
 the pattern's *cell* (its combination of categorical levels), so ``X'WX`` and ``X'(y - nμ)``
@@ -567,6 +567,14 @@ def _fit_statsmodels(d: _Design) -> tuple[F64, F64, float]:
     return np.asarray(res.params), np.asarray(res.cov_params()), float(res.llf)
 
 
+def _separation_message(terms: Sequence[str]) -> str:
+    return (
+        "(quasi-)complete separation: acceptance is (almost) perfectly predicted by "
+        + ", ".join(terms)
+        + " (every suggestion of such a level accepted, or none); merge or drop the level"
+    )
+
+
 def fit_acceptance_model(
     data: pd.DataFrame,
     *,
@@ -635,6 +643,9 @@ def _fit(
         )
     else:
         beta, h, ll, iterations, converged = _newton(d)
+        big = [d.names[j] for j in range(p) if abs(beta[j]) > SEPARATION_LOGIT]
+        if big:
+            return _failed("separation", _separation_message(big), notes=tuple(notes), **base)
         if not converged:
             return _failed(
                 "not_converged",
@@ -667,14 +678,7 @@ def _fit(
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     big = [d.names[j] for j in range(p) if abs(beta[j]) > SEPARATION_LOGIT]
     if big:
-        return _failed(
-            "separation",
-            "(quasi-)complete separation: acceptance is (almost) perfectly predicted by "
-            + ", ".join(big)
-            + " (every suggestion of such a level accepted, or none); merge or drop the level",
-            notes=tuple(notes),
-            **base,
-        )
+        return _failed("separation", _separation_message(big), notes=tuple(notes), **base)
     zq = float(stats.norm.ppf(0.5 + confidence / 2))
     coefs = []
     for name in expected_terms(d.names):

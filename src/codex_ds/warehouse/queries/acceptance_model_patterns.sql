@@ -3,7 +3,7 @@
 -- description: The acceptance model's data as covariate patterns (METHODOLOGY.md §6.1): shown
 --   suggestions grouped by the user's segment, language, the session's task type (NULL when
 --   unrecorded), trigger, model version, evening (hour of shown_at, UTC, >= 18 or < 8),
---   a 50 ms latency bucket and a half-unit bucket of ln(suggested_chars) (chars below 1
+--   a 25 ms latency bucket and a quarter-unit bucket of ln(suggested_chars) (chars below 1
 --   count as 1), with the count of shown and accepted (in full or in part) suggestions and
 --   the sums of latency in seconds and of ln(suggested_chars) inside the pattern (their means
 --   are the pattern's covariates). With by_user the patterns are also split by user (the
@@ -22,8 +22,8 @@
 -- column: trigger VARCHAR -- what asked for the suggestion
 -- column: model_version VARCHAR -- model that produced it
 -- column: evening BOOLEAN -- shown at an hour (UTC) >= 18 or < 8
--- column: latency_bucket BIGINT -- floor(latency_ms ÷ 50)
--- column: length_bucket BIGINT -- floor(2 · ln(max(suggested_chars, 1)))
+-- column: latency_bucket BIGINT -- floor(latency_ms ÷ 25)
+-- column: length_bucket BIGINT -- floor(4 · ln(max(suggested_chars, 1)))
 -- column: shown BIGINT -- shown suggestions in the pattern
 -- column: accepted BIGINT -- of which accepted in full or in part
 -- column: latency_s_sum DOUBLE -- Σ latency_ms ÷ 1000
@@ -62,8 +62,8 @@ bucketed AS (
         trigger,
         model_version,
         evening,
-        CAST(FLOOR(latency_ms / 50.0) AS BIGINT) AS latency_bucket,
-        CAST(FLOOR(2.0 * log_chars) AS BIGINT) AS length_bucket,
+        CAST(FLOOR(latency_ms / 25.0) AS BIGINT) AS latency_bucket,
+        CAST(FLOOR(4.0 * log_chars) AS BIGINT) AS length_bucket,
         latency_ms,
         log_chars,
         accepted

@@ -44,8 +44,8 @@ WITH shown AS (
     trigger,
     model_version,
     evening,
-    CAST(FLOOR(latency_ms / 50.0) AS INT64) AS latency_bucket,
-    CAST(FLOOR(2.0 * log_chars) AS INT64) AS length_bucket,
+    CAST(FLOOR(latency_ms / 25.0) AS INT64) AS latency_bucket,
+    CAST(FLOOR(4.0 * log_chars) AS INT64) AS length_bucket,
     latency_ms,
     log_chars,
     accepted

@@ -44,8 +44,8 @@ WITH shown AS (
     trigger,
     model_version,
     evening,
-    CAST(FLOOR(CAST(latency_ms AS DOUBLE PRECISION) / 50.0) AS BIGINT) AS latency_bucket,
-    CAST(FLOOR(2.0 * log_chars) AS BIGINT) AS length_bucket,
+    CAST(FLOOR(CAST(latency_ms AS DOUBLE PRECISION) / 25.0) AS BIGINT) AS latency_bucket,
+    CAST(FLOOR(4.0 * log_chars) AS BIGINT) AS length_bucket,
     latency_ms,
     log_chars,
     accepted
