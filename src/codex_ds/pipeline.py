@@ -195,6 +195,77 @@ def step_rollout(ctx: RunContext) -> StepResult:
     )
 
 
+def _truth_section(ctx: RunContext, key: str) -> Any:
+    if not ctx.workspace.ground_truth.exists():
+        return None
+    return json.loads(ctx.workspace.ground_truth.read_text()).get(key)
+
+
+def step_model_acceptance(ctx: RunContext) -> StepResult:
+    """Fit the acceptance model; write reports/acceptance_model.md and .json, checking the
+    intervals against the planted coefficients when ground_truth.json exists."""
+    from codex_ds.modeling import acceptance
+    from codex_ds.reporting.modeling import render_acceptance_report
+
+    result = acceptance.fit_acceptance_model(acceptance.load_patterns(ctx.con))
+    truth = _truth_section(ctx, "acceptance_model") or {}
+    checks = acceptance.compare_with_truth(result, truth) if truth and result.ok else ()
+    md = ctx.workspace.reports / "acceptance_model.md"
+    js = ctx.workspace.reports / "acceptance_model.json"
+    md.write_text(render_acceptance_report(result, checks))
+    payload = result.to_dict() | {"truth": [c.to_dict() for c in checks]}
+    js.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    summary: dict[str, Any] = {"ok": result.ok, "suggestions": result.suggestions}
+    if result.prediction is not None:
+        summary["auc"] = round(result.prediction.auc, 4)
+    if checks:
+        summary["truth_covered"] = f"{sum(c.covered for c in checks)}/{len(checks)}"
+    return StepResult("model_acceptance", summary, [str(md), str(js)])
+
+
+def step_model_productivity(ctx: RunContext) -> StepResult:
+    """Rank telemetry metrics by their correlation with perceived productivity; write
+    reports/productivity.md and .json."""
+    from codex_ds.modeling import productivity
+    from codex_ds.reporting.modeling import render_productivity_report
+
+    result = productivity.link_productivity(productivity.load_user_behaviour(ctx.con))
+    survey = _truth_section(ctx, "survey") or {}
+    truth_r = survey.get("realised_correlation_perceived_productivity")
+    md = ctx.workspace.reports / "productivity.md"
+    js = ctx.workspace.reports / "productivity.json"
+    md.write_text(render_productivity_report(result, truth_r))
+    js.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    best = result.best
+    return StepResult(
+        "model_productivity",
+        {
+            "ok": result.ok,
+            "respondents": result.respondents,
+            "best_metric": None if best is None else best.metric,
+            "best_r": None if best is None or best.pearson_r is None else round(best.pearson_r, 3),
+        },
+        [str(md), str(js)],
+    )
+
+
+def step_model_segments(ctx: RunContext) -> StepResult:
+    """Cluster users by behaviour; write reports/segments.md and .json."""
+    from codex_ds.modeling import productivity, segments
+    from codex_ds.reporting.modeling import render_segments_report
+
+    result = segments.find_segments(productivity.load_user_behaviour(ctx.con))
+    md = ctx.workspace.reports / "segments.md"
+    js = ctx.workspace.reports / "segments.json"
+    md.write_text(render_segments_report(result))
+    js.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    return StepResult(
+        "model_segments",
+        {"ok": result.ok, "k": result.k, "segments": [c.name for c in result.clusters]},
+        [str(md), str(js)],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -212,6 +283,10 @@ def default_steps() -> list[Step]:
         Step("rollout", "replay a staged rollout: advance / hold / rollback", step_rollout),
         Step("monitors", "daily monitors and alerts", step_monitors),
         Step("nlp", "prompt features, failure classifier, NLP report", step_nlp),
+        Step("model_acceptance", "fit the acceptance model", step_model_acceptance),
+        Step("model_productivity", "link telemetry to perceived productivity",
+             step_model_productivity),
+        Step("model_segments", "cluster users into behaviour segments", step_model_segments),
         Step("export_parquet", "export Parquet partitioned by day", step_export),
     ]
 

@@ -10,6 +10,7 @@ import typer
 from codex_ds import __version__
 from codex_ds.cli import eval as eval_cli
 from codex_ds.cli import experiment as experiment_cli
+from codex_ds.cli import model as model_cli
 from codex_ds.cli import monitor as monitor_cli
 from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import pipeline as pipeline_cli
@@ -69,6 +70,7 @@ app.add_typer(rollout_cli.app, name="rollout")
 monitor_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
 nlp_cli.register(app)
+model_cli.register(app)
 pipeline_cli.register(app)
 
 
