@@ -109,6 +109,7 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
         "analytics",
         "experiments",
         "monitors",
+        "eval",
         "export_parquet",
     ]
     analytics = next(s for s in res["steps"] if s["name"] == "analytics")

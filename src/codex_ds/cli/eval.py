@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -76,59 +74,6 @@ def _parse_ks(text: str) -> tuple[int, ...]:
     return ks
 
 
-def _report_dir(ctx: typer.Context, run_id: str) -> Path:
-    return state(ctx).workspace.reports / "eval" / run_id
-
-
-def write_run_report(
-    con: Any, reports: Path, run_id: str, compare_with: str | None = None
-) -> tuple[Path, dict[str, Any]]:
-    """Write reports/eval/<run_id>/evaluation_report.md and summary.json; return both."""
-    from codex_ds.evaluation import store
-    from codex_ds.evaluation.metrics import compare_runs
-    from codex_ds.evaluation.report import render_report, summarise_run
-    from codex_ds.evaluation.runs import stored_pairs
-
-    run = store.get_run(con, run_id)
-    rows = store.run_results(con, run_id)
-    summary = summarise_run(run, rows)
-    comparison = other = None
-    payload = summary.to_dict()
-    if compare_with is not None:
-        other = store.get_run(con, compare_with)
-        comparison = compare_runs(stored_pairs(store.run_results(con, compare_with)),
-                                  stored_pairs(rows))  # fmt: skip
-        payload["comparison"] = _comparison_dict(other.run_id, run.run_id, comparison)
-    out_dir = reports / "eval" / run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "evaluation_report.md"
-    path.write_text(render_report(summary, comparison=comparison, other=other))
-    payload["report"] = str(path)
-    (out_dir / "summary.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    return path, payload
-
-
-def _comparison_dict(a: str, b: str, c: Any) -> dict[str, Any]:
-    m, bs = c.mcnemar, c.bootstrap
-    return {
-        "run_a": a,
-        "run_b": b,
-        "common_tasks": c.common_tasks,
-        "pass1_a": c.pass1_a,
-        "pass1_b": c.pass1_b,
-        "difference": bs.difference,
-        "difference_ci": [bs.ci_low, bs.ci_high],
-        "bootstrap_p_value": bs.p_value,
-        "mcnemar": {
-            "pairs": m.pairs,
-            "only_a": m.only_a,
-            "only_b": m.only_b,
-            "p_value": m.p_value,
-            "status": m.status,
-        },
-    }
-
-
 @app.command("run")
 def run(
     ctx: typer.Context,
@@ -199,6 +144,7 @@ def run(
     from codex_ds.evaluation.runs import RunConfig, run_evaluation
     from codex_ds.evaluation.tasks import HumanEvalUnavailableError
     from codex_ds.evaluation.tasks.builtin_tasks import TaskSetError
+    from codex_ds.reporting.evaluation import write_run_report
     from codex_ds.warehouse import db
 
     ks = _parse_ks(k)
@@ -251,7 +197,13 @@ def run(
                 raise fail(str(exc)) from None
         for language_name, why in outcome.skipped_languages.items():
             err.print(f"[yellow]skipped {language_name}:[/] {why}", highlight=False)
-        path, payload = write_run_report(con, ws.reports, outcome.run_id, compare)
+        path, payload = write_run_report(
+            con,
+            ws.reports,
+            outcome.run_id,
+            compare,
+            skipped_languages=outcome.skipped_languages,
+        )
     except store.RunNotFoundError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -337,6 +289,7 @@ def compare_cmd(
     "difference_ci", "bootstrap_p_value", "mcnemar": {...}}.
     """
     from codex_ds.evaluation import store
+    from codex_ds.reporting.evaluation import write_run_report
     from codex_ds.warehouse import db
 
     ws = state(ctx).workspace
@@ -377,6 +330,7 @@ def report_cmd(
     --json prints the run summary (the same document as `eval run --json`).
     """
     from codex_ds.evaluation import store
+    from codex_ds.reporting.evaluation import write_run_report
     from codex_ds.warehouse import db
 
     ws = state(ctx).workspace
