@@ -274,6 +274,15 @@ def step_export(ctx: RunContext) -> StepResult:
     )
 
 
+def step_eval(ctx: RunContext) -> StepResult:
+    """Evaluate the built-in tasks with the SIMULATED models v1 and v2 in the sandbox; write
+    reports/eval/<run_id>/evaluation_report.md for each (v2 compared with v1)."""
+    from codex_ds.reporting.evaluation import pipeline_evaluation
+
+    summary, artifacts = pipeline_evaluation(ctx.con, ctx.workspace.reports)
+    return StepResult("eval", summary, artifacts)
+
+
 def default_steps() -> list[Step]:
     return [
         Step("simulate", "simulate telemetry with planted effects", step_simulate),
@@ -282,6 +291,7 @@ def default_steps() -> list[Step]:
         Step("experiments", "analyse the A/B tests: ship / hold / rollback", step_experiments),
         Step("rollout", "replay a staged rollout: advance / hold / rollback", step_rollout),
         Step("monitors", "daily monitors and alerts", step_monitors),
+        Step("eval", "code evaluation: built-in tasks x simulated v1/v2", step_eval),
         Step("nlp", "prompt features, failure classifier, NLP report", step_nlp),
         Step("model_acceptance", "fit the acceptance model", step_model_acceptance),
         Step("model_productivity", "link telemetry to perceived productivity",
