@@ -116,6 +116,21 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """A rule between two columns of one row: ``column op other`` when both are present.
+
+    A row that breaks it is quarantined on ``column`` with reason ``inconsistent``.
+    """
+
+    column: str
+    op: Literal[">=", "<="]
+    other: str
+
+    def text(self) -> str:
+        return f"{self.column} {self.op} {self.other}"
+
+
+@dataclass(frozen=True)
 class Table:
     """One warehouse table."""
 
@@ -126,6 +141,7 @@ class Table:
     group: TableGroup = "events"
     time_column: str | None = None  # used for date ranges and day partitioning
     parents: tuple[str, ...] = field(default=())  # tables that must load first
+    row_rules: tuple[RowRule, ...] = field(default=())  # rules across columns of a row
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -212,6 +228,7 @@ SESSIONS = Table(
     ("session_id",),
     time_column="started_at",
     parents=("users",),
+    row_rules=(RowRule("ended_at", ">=", "started_at"),),
 )
 
 SUGGESTIONS = Table(
@@ -270,6 +287,10 @@ SUGGESTIONS = Table(
     ("suggestion_id",),
     time_column="shown_at",
     parents=("users", "sessions"),
+    row_rules=(
+        RowRule("accepted_chars", "<=", "suggested_chars"),
+        RowRule("accepted_lines", "<=", "suggested_lines"),
+    ),
 )
 
 PERSISTENCE = Table(
@@ -385,6 +406,7 @@ EXPERIMENTS = Table(
     ),
     ("experiment_id",),
     time_column="started_at",
+    row_rules=(RowRule("ended_at", ">=", "started_at"),),
 )
 
 ASSIGNMENTS = Table(
@@ -614,6 +636,7 @@ COPILOT_USER_PERIOD = Table(
     ("api", "scope", "scope_id", "period_start", "period_end", "user_id"),
     group="copilot",
     time_column="period_end",
+    row_rules=(RowRule("period_end", ">=", "period_start"),),
 )
 
 QUARANTINE = Table(
@@ -895,6 +918,12 @@ def render_markdown() -> str:
                 out.append(f"Primary key: `({', '.join(t.primary_key)})`.")
             if t.parents:
                 out.append("Loads after: " + ", ".join(f"`{p}`" for p in t.parents) + ".")
+            if t.row_rules:
+                out.append(
+                    "Row rules (when both are present): "
+                    + ", ".join(f"`{r.text()}`" for r in t.row_rules)
+                    + "."
+                )
             out += [
                 "",
                 "| column | type | unit | null | checks | meaning |",
