@@ -266,6 +266,53 @@ def step_model_segments(ctx: RunContext) -> StepResult:
     )
 
 
+def step_causal(ctx: RunContext) -> StepResult:
+    """Estimate the effect of chat adoption on weekly merged PRs (every method, ATE and ATT);
+    write reports/causal.md, .json, the love plot and the overlap plot, comparing each
+    interval with the planted effect when ground_truth.json exists."""
+    from codex_ds.causal import dataset
+    from codex_ds.causal.design import causal_design
+    from codex_ds.causal.effects import CausalError
+    from codex_ds.causal.estimate import CausalOptions, estimate_effects
+    from codex_ds.reporting.causal import plot_love, plot_overlap, render_causal_report
+
+    frame = dataset.user_outcomes(ctx.con)
+    data = causal_design(
+        frame, dataset.DEFAULT_TREATMENT, dataset.DEFAULT_OUTCOME, dataset.DEFAULT_COVARIATES
+    )
+    md = ctx.workspace.reports / "causal.md"
+    js = ctx.workspace.reports / "causal.json"
+    result = data if isinstance(data, CausalError) else estimate_effects(data, CausalOptions())
+    if isinstance(result, CausalError):
+        md.write_text(f"# Causal effect\n\nNo estimate: {result.code}: {result.message}\n")
+        js.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        return StepResult("causal", result.to_dict(), [str(md), str(js)])
+    truth = None
+    if ctx.workspace.ground_truth.exists():
+        entries = json.loads(ctx.workspace.ground_truth.read_text()).get("causal", [])
+        truth = entries[0] if entries else None
+    images = {}
+    for name, plot in (("love plot", plot_love), ("overlap", plot_overlap)):
+        file = ctx.workspace.reports / f"causal_{name.split()[0]}.png"
+        if plot(result, file) is not None:
+            images[name] = file.name
+    text, payload = render_causal_report(result, truth, images)
+    md.write_text(text)
+    js.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return StepResult(
+        "causal",
+        {
+            "users": data.n if not isinstance(data, CausalError) else 0,
+            "naive": result.naive.estimate,
+            "aipw_ate": next((e.estimate for e in result.estimates if e.method == "aipw"), None),
+            "truth_covered": {
+                k: v["covers_truth"] for k, v in payload.get("ground_truth", {}).items()
+            },
+        },
+        [str(md), str(js), *(str(ctx.workspace.reports / f) for f in images.values())],
+    )
+
+
 def step_export(ctx: RunContext) -> StepResult:
     """Export every table to Parquet partitioned by day (the input of the Spark path)."""
     written = db.export_parquet(ctx.con, ctx.workspace.exports)
@@ -297,6 +344,7 @@ def default_steps() -> list[Step]:
         Step("model_productivity", "link telemetry to perceived productivity",
              step_model_productivity),
         Step("model_segments", "cluster users into behaviour segments", step_model_segments),
+        Step("causal", "observational effect of chat adoption on merged PRs", step_causal),
         Step("export_parquet", "export Parquet partitioned by day", step_export),
     ]
 

@@ -151,8 +151,7 @@ class PropensityModel:
         eta = X1 @ self.coef
         s, c = score_and_curvature(eta, t, self.link)
         hess = (X1 * c[:, None]).T @ X1 / len(t)
-        out: FloatArray = np.linalg.solve(-hess, (X1 * s[:, None]).T).T
-        return out
+        return np.asarray(np.linalg.solve(-hess, (X1 * s[:, None]).T).T, dtype=np.float64)
 
 
 def _separation(scores: FloatArray, t: FloatArray) -> str | None:

@@ -9,6 +9,7 @@ import typer
 
 from codex_ds import __version__
 from codex_ds.cli import eval as eval_cli
+from codex_ds.cli import causal as causal_cli
 from codex_ds.cli import experiment as experiment_cli
 from codex_ds.cli import model as model_cli
 from codex_ds.cli import monitor as monitor_cli
@@ -66,6 +67,7 @@ telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
 app.add_typer(sql_cli.app, name="sql")
 app.add_typer(experiment_cli.app, name="experiment")
+app.add_typer(causal_cli.app, name="causal")
 app.add_typer(rollout_cli.app, name="rollout")
 monitor_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
