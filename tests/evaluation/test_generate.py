@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,98 +179,6 @@ def test_code_is_extracted_from_markdown_fences(tasks: dict[str, Task]) -> None:
 # --- openai-compatible, on loopback ---------------------------------------------------------
 
 
-class _Server:
-    """An OpenAI-compatible server that answers each prompt with its task's reference.
-
-    ``plan(path, body, count)`` may return (status, headers, body) to override the answer
-    (count is the number of requests so far for the same prompt), or a float to sleep first.
-    """
-
-    def __init__(
-        self, tasks: dict[str, Task], plan: Callable[[str, dict[str, Any], int], Any] | None
-    ):
-        self.tasks = {t.prompt: t for t in tasks.values()}
-        self.plan = plan
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-        self.per_prompt: collections.Counter[str] = collections.Counter()
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # quiet
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
-                outer.handle(self, body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def handle(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
-        prompt = body.get("prompt") or body["messages"][-1]["content"]
-        with self.lock:
-            self.requests.append((h.path, body))
-            self.per_prompt[prompt] += 1
-            count = self.per_prompt[prompt]
-        override = self.plan(h.path, body, count) if self.plan else None
-        if isinstance(override, float):
-            time.sleep(override)
-            override = None
-        if override is not None:
-            status, headers, text = override
-            self._send(h, status, headers, text)
-            return
-        task = self.tasks[prompt]
-        if h.path.endswith("/chat/completions"):
-            content = f"Sure.\n```{task.language}\n{task.prompt}{task.canonical_solution}```\n"
-            choice: dict[str, Any] = {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-            }
-        else:
-            choice = {"index": 0, "text": task.canonical_solution}
-        choice["finish_reason"] = "stop"
-        payload = {
-            "id": "cmpl-test",
-            "choices": [choice],
-            "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 7},
-        }
-        self._send(h, 200, {}, json.dumps(payload))
-
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], text: str) -> None:
-        data = text.encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(data)
-
-
-@pytest.fixture
-def serve(tasks: dict[str, Task]) -> Iterator[Callable[..., _Server]]:
-    servers: list[_Server] = []
-
-    def start(plan: Callable[[str, dict[str, Any], int], Any] | None = None) -> _Server:
-        server = _Server(tasks, plan)
-        server.thread.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-
-
 def _subset(tasks: dict[str, Task], k: int = 2) -> dict[str, Task]:
     chosen: dict[str, Task] = {}
     for language in ("python", "javascript", "cpp"):
@@ -283,7 +188,7 @@ def _subset(tasks: dict[str, Task], k: int = 2) -> dict[str, Task]:
 
 @pytest.mark.parametrize("api", ["chat", "completions"])
 def test_openai_endpoint_yields_the_served_code_with_tokens_and_latency(
-    api: str, serve: Callable[..., _Server], tasks: dict[str, Task], tmp_path: Path
+    api: str, serve: Callable[..., Any], tasks: dict[str, Task], tmp_path: Path
 ) -> None:
     server = serve()
     subset = _subset(tasks)
@@ -322,7 +227,7 @@ def test_openai_endpoint_yields_the_served_code_with_tokens_and_latency(
 
 
 def test_openai_retries_429_and_500_then_succeeds(
-    serve: Callable[..., _Server], tasks: dict[str, Task]
+    serve: Callable[..., Any], tasks: dict[str, Task]
 ) -> None:
     def plan(path: str, body: dict[str, Any], count: int) -> Any:
         if count == 1:
@@ -342,7 +247,7 @@ def test_openai_retries_429_and_500_then_succeeds(
 
 
 def test_openai_gives_up_with_a_clear_error_and_keeps_finished_work(
-    serve: Callable[..., _Server], tasks: dict[str, Task], tmp_path: Path
+    serve: Callable[..., Any], tasks: dict[str, Task], tmp_path: Path
 ) -> None:
     subset = _subset(tasks, 1)
     doomed = next(t for t in subset.values() if t.language == "cpp")
@@ -367,7 +272,7 @@ def test_openai_gives_up_with_a_clear_error_and_keeps_finished_work(
 
 
 def test_openai_timeouts_are_retried_then_reported(
-    serve: Callable[..., _Server], tasks: dict[str, Task]
+    serve: Callable[..., Any], tasks: dict[str, Task]
 ) -> None:
     server = serve(lambda path, body, count: 1.0)
     provider = OpenAIProvider(
@@ -381,7 +286,7 @@ def test_openai_timeouts_are_retried_then_reported(
 
 
 def test_openai_client_errors_are_not_retried(
-    serve: Callable[..., _Server], tasks: dict[str, Task]
+    serve: Callable[..., Any], tasks: dict[str, Task]
 ) -> None:
     server = serve(lambda path, body, count: (401, {}, '{"error": "bad key"}'))
     provider = OpenAIProvider("m", base_url=server.base_url, sleep=lambda s: None)
@@ -392,7 +297,7 @@ def test_openai_client_errors_are_not_retried(
 
 
 def test_a_killed_run_resumes_from_the_cache(
-    serve: Callable[..., _Server], tasks: dict[str, Task], tmp_path: Path
+    serve: Callable[..., Any], tasks: dict[str, Task], tmp_path: Path
 ) -> None:
     server = serve()
     subset = _subset(tasks, 1)
