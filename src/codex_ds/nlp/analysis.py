@@ -73,6 +73,9 @@ class LogisticTrend:
         return dict(vars(self))
 
 
+_SINGULAR = "no finite estimate: singular information matrix (perfect separation?)"
+
+
 def logistic_trend(
     feature: str,
     x: Sequence[float],
@@ -111,19 +114,19 @@ def logistic_trend(
         try:
             new = np.linalg.solve(xtw @ design, xtw @ z)
         except np.linalg.LinAlgError:
-            return fail("singular information matrix")
+            return fail(_SINGULAR)
         if np.max(np.abs(new - beta)) < 1e-10:
             beta = new
             break
         beta = new
     else:
-        return fail("IRLS did not converge")
+        return fail("IRLS did not converge (perfect separation?)")
     mu = 1 / (1 + np.exp(-(design @ beta)))
     info = (design.T * (n * mu * (1 - mu))) @ design
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
-        return fail("singular information matrix")
+        return fail(_SINGULAR)
     se = math.sqrt(cov[1, 1])
     if not math.isfinite(se) or se == 0:
         return fail("the slope's standard error is not finite (separation)")

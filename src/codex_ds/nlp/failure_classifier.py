@@ -132,7 +132,7 @@ _RULES: tuple[tuple[re.Pattern[str], FailureClass], ...] = (
     (
         re.compile(
             r"Timeout|timed out|TimeoutExpired|exceeded|Maximum execution time|"
-            r"MemoryError|running for over",
+            r"MemoryError|running for over|CPU-time limit|wall-clock|memory limit|output limit",
             re.I,
         ),
         "resource",

@@ -73,9 +73,7 @@ def run_nlp(
         )
     if progress is not None:
         progress("failure classifier", 0.0)
-    payload["failures"] = report.failures_section(
-        real, store.telemetry_messages(con), seed=seed
-    )
+    payload["failures"] = report.failures_section(real, store.telemetry_messages(con), seed=seed)
     payload["embeddings"] = report.embeddings_section()
     ws.reports.mkdir(parents=True, exist_ok=True)
     md = ws.reports / "nlp.md"

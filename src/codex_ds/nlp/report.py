@@ -119,7 +119,9 @@ def telemetry_section(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         t = analysis.logistic_trend(f, x, acc, shown)
         d = t.as_dict()
         d["covers_planted"] = (
-            None if t.ci_low is None else bool(t.ci_low <= PLANTED_SLOPE <= t.ci_high)
+            None
+            if t.ci_low is None or t.ci_high is None
+            else bool(t.ci_low <= PLANTED_SLOPE <= t.ci_high)
         )
         trends.append(d)
     xq = [g["sum_complexity"] / g["shown"] for g in groups]
@@ -224,14 +226,12 @@ def _alignment(
             seed=seed,
         ).as_dict()
         d["kind"] = kind
-        d["miss_rate_failing"] = (
-            None if d["mean_failing"] is None else 1 - float(d["mean_failing"])
-        )
+        d["miss_rate_failing"] = None if d["mean_failing"] is None else 1 - float(d["mean_failing"])
         kinds.append(d)
     return {
         "alignment": [
             analysis.cluster_difference(
-                "TF-IDF cosine(prompt, completion)", cos, passed, groups, seed=seed
+                "TF-IDF cosine(prompt, completion)", cos.tolist(), passed, groups, seed=seed
             ).as_dict(),
             analysis.cluster_difference(
                 "requirement alignment", align, passed, groups, seed=seed

@@ -73,8 +73,9 @@ class FeatureRun:
     notes: tuple[str, ...]
 
 
-def _feature_table(source: str, ids: pa.Array, texts: pa.Array, now: dt.datetime,
-                   progress: Progress | None) -> pa.Table:
+def _feature_table(
+    source: str, ids: pa.Array, texts: pa.Array, now: dt.datetime, progress: Progress | None
+) -> pa.Table:
     feats = prompts.prompt_features(texts, progress=progress)
     n = len(ids)
     cols = {
@@ -102,8 +103,11 @@ def write_prompt_features(
         src = con.execute("SELECT prompt_id, text FROM prompts ORDER BY prompt_id").to_arrow_table()
         tables.append(
             _feature_table(
-                "telemetry", src.column("prompt_id").combine_chunks(),
-                src.column("text").combine_chunks(), now, progress,
+                "telemetry",
+                src.column("prompt_id").combine_chunks(),
+                src.column("text").combine_chunks(),
+                now,
+                progress,
             )
         )
     if benchmarks:
@@ -112,8 +116,11 @@ def write_prompt_features(
             rows = [b for b in bench if b.source == source]
             tables.append(
                 _feature_table(
-                    source, pa.array([b.prompt_id for b in rows], pa.string()),
-                    pa.array([b.text for b in rows], pa.string()), now, None,
+                    source,
+                    pa.array([b.prompt_id for b in rows], pa.string()),
+                    pa.array([b.text for b in rows], pa.string()),
+                    now,
+                    None,
                 )
             )
     sources = sorted({str(t.column("source")[0]) for t in tables if len(t)})
@@ -126,7 +133,7 @@ def write_prompt_features(
                 continue
             name = f"_nlp_features_{i}"
             con.register(name, t)
-            con.execute(f"INSERT INTO prompt_features SELECT * FROM {name}")  # noqa: S608
+            con.execute(f"INSERT INTO prompt_features SELECT * FROM {name}")
             con.unregister(name)
         con.execute("COMMIT")
     except Exception:
@@ -228,7 +235,11 @@ def write_verdicts(path: str | Path, verdicts: Iterable[Any]) -> int:
     n = 0
     with p.open("w", encoding="utf-8") as fh:
         for v in verdicts:
-            row = dataclasses.asdict(v) if dataclasses.is_dataclass(v) else dict(v)
+            row = (
+                dataclasses.asdict(v)
+                if dataclasses.is_dataclass(v) and not isinstance(v, type)
+                else dict(v)
+            )
             fh.write(json.dumps(row) + "\n")
             n += 1
     return n

@@ -43,13 +43,29 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
         out += [""] + [f"> {n}" for n in p["notes"]] + ([""] if p["notes"] else [])
         out.append(
             md_table(
-                ["source", "status", "prompts", "mean complexity", "median", "mean tokens",
-                 "constraints", "edge cases", "examples"],
                 [
-                    (r["source"], r["status"], _f(r["prompts"]), _f(r["mean_complexity"], 2),
-                     _f(r["median_complexity"], 2), _f(r["mean_tokens"], 1),
-                     _f(r["mean_constraints"], 2), _f(r["mean_edge_cases"], 2),
-                     _f(r["mean_examples"], 2))
+                    "source",
+                    "status",
+                    "prompts",
+                    "mean complexity",
+                    "median",
+                    "mean tokens",
+                    "constraints",
+                    "edge cases",
+                    "examples",
+                ],
+                [
+                    (
+                        r["source"],
+                        r["status"],
+                        _f(r["prompts"]),
+                        _f(r["mean_complexity"], 2),
+                        _f(r["median_complexity"], 2),
+                        _f(r["mean_tokens"], 1),
+                        _f(r["mean_constraints"], 2),
+                        _f(r["mean_edge_cases"], 2),
+                        _f(r["mean_examples"], 2),
+                    )
                     for r in p["summary"]
                 ],
             )
@@ -73,8 +89,14 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
                 md_table(
                     ["kind", "predicted", "labelled", "matched", "precision", "recall"],
                     [
-                        (k["kind"], k["predicted"], k["labelled"], k["matched"],
-                         _f(k["precision"]), _f(k["recall"]))
+                        (
+                            k["kind"],
+                            k["predicted"],
+                            k["labelled"],
+                            k["matched"],
+                            _f(k["precision"]),
+                            _f(k["recall"]),
+                        )
                         for k in [*s["by_kind"], s["overall"]]
                     ],
                 ),
@@ -98,9 +120,15 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
                 md_table(
                     ["feature", "slope", "95 % CI", "odds ratio", "p", "covers truth", "note"],
                     [
-                        (d["feature"], _f(d["slope"], 4), _ci(d["ci_low"], d["ci_high"]),
-                         _f(d["odds_ratio"], 3), _f(d["p_value"], 3), _f(d["covers_planted"]),
-                         d["error"] or "")
+                        (
+                            d["feature"],
+                            _f(d["slope"], 4),
+                            _ci(d["ci_low"], d["ci_high"]),
+                            _f(d["odds_ratio"], 3),
+                            _f(d["p_value"], 3),
+                            _f(d["covers_planted"]),
+                            d["error"] or "",
+                        )
                         for d in t["trends"]
                     ],
                 )
@@ -110,8 +138,13 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
                 md_table(
                     ["complexity", "shown", "accepted", "rate", "95 % CI"],
                     [
-                        (b["label"], _f(b["n"]), _f(b["successes"]), _f(b["rate"]),
-                         _ci(b["ci_low"], b["ci_high"]))
+                        (
+                            b["label"],
+                            _f(b["n"]),
+                            _f(b["successes"]),
+                            _f(b["rate"]),
+                            _ci(b["ci_low"], b["ci_high"]),
+                        )
                         for b in t["quartiles"]
                     ],
                 )
@@ -128,38 +161,104 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
             "Spearman's rho between a task's prompt feature and its pass rate, with a "
             "bootstrap interval over tasks:"
         )
-        out += ["", md_table(
-            ["feature", "tasks", "rho", "95 % CI", "p", "note"],
-            [(c["feature"], c["tasks"], _f(c["rho"]), _ci(c["ci_low"], c["ci_high"]),
-              _f(c["p_value"]), c["error"] or "") for c in e["correlations"]],
-        ), "", "Pass rate by quartile of prompt complexity (tasks resampled for the interval):",
-            ""]
-        out.append(md_table(
-            ["complexity", "tasks", "samples", "passed", "rate", "95 % CI"],
-            [(b["label"], b["groups"], _f(b["n"]), _f(b["successes"]), _f(b["rate"]),
-              _ci(b["ci_low"], b["ci_high"])) for b in e["quartiles"]],
-        ))
+        out += [
+            "",
+            md_table(
+                ["feature", "tasks", "rho", "95 % CI", "p", "note"],
+                [
+                    (
+                        c["feature"],
+                        c["tasks"],
+                        _f(c["rho"]),
+                        _ci(c["ci_low"], c["ci_high"]),
+                        _f(c["p_value"]),
+                        c["error"] or "",
+                    )
+                    for c in e["correlations"]
+                ],
+            ),
+            "",
+            "Pass rate by quartile of prompt complexity (tasks resampled for the interval):",
+            "",
+        ]
+        out.append(
+            md_table(
+                ["complexity", "tasks", "samples", "passed", "rate", "95 % CI"],
+                [
+                    (
+                        b["label"],
+                        b["groups"],
+                        _f(b["n"]),
+                        _f(b["successes"]),
+                        _f(b["rate"]),
+                        _ci(b["ci_low"], b["ci_high"]),
+                    )
+                    for b in e["quartiles"]
+                ],
+            )
+        )
         out.append("")
         if e.get("alignment"):
-            out += ["Prompt–completion alignment, failing minus passing samples (tasks "
-                    "resampled):", ""]
-            out.append(md_table(
-                ["measure", "failing", "passing", "mean failing", "mean passing", "difference",
-                 "95 % CI"],
-                [(a["measure"], _f(a["failing"]), _f(a["passing"]), _f(a["mean_failing"]),
-                  _f(a["mean_passing"]), _f(a["difference"]), _ci(a["ci_low"], a["ci_high"]))
-                 for a in e["alignment"]],
-            ))
-            out += ["", "Requirement kinds that completions miss (share of the requirement's "
-                    "terms absent from the code; failing minus passing coverage):", ""]
-            out.append(md_table(
-                ["kind", "requirements (failing)", "miss rate failing", "coverage passing",
-                 "difference", "95 % CI"],
-                [(k["kind"], _f(k["failing"]), _f(k["miss_rate_failing"]),
-                  _f(k["mean_passing"]), _f(k["difference"]), _ci(k["ci_low"], k["ci_high"]))
-                 for k in sorted(e["requirement_kinds"],
-                                 key=lambda k: -(k["miss_rate_failing"] or 0))],
-            ))
+            out += [
+                "Prompt–completion alignment, failing minus passing samples (tasks resampled):",
+                "",
+            ]
+            out.append(
+                md_table(
+                    [
+                        "measure",
+                        "failing",
+                        "passing",
+                        "mean failing",
+                        "mean passing",
+                        "difference",
+                        "95 % CI",
+                    ],
+                    [
+                        (
+                            a["measure"],
+                            _f(a["failing"]),
+                            _f(a["passing"]),
+                            _f(a["mean_failing"]),
+                            _f(a["mean_passing"]),
+                            _f(a["difference"]),
+                            _ci(a["ci_low"], a["ci_high"]),
+                        )
+                        for a in e["alignment"]
+                    ],
+                )
+            )
+            out += [
+                "",
+                "Requirement kinds that completions miss (share of the requirement's "
+                "terms absent from the code; failing minus passing coverage):",
+                "",
+            ]
+            out.append(
+                md_table(
+                    [
+                        "kind",
+                        "requirements (failing)",
+                        "miss rate failing",
+                        "coverage passing",
+                        "difference",
+                        "95 % CI",
+                    ],
+                    [
+                        (
+                            k["kind"],
+                            _f(k["failing"]),
+                            _f(k["miss_rate_failing"]),
+                            _f(k["mean_passing"]),
+                            _f(k["difference"]),
+                            _ci(k["ci_low"], k["ci_high"]),
+                        )
+                        for k in sorted(
+                            e["requirement_kinds"], key=lambda k: -(k["miss_rate_failing"] or 0)
+                        )
+                    ],
+                )
+            )
             out.append("")
         elif e.get("alignment_note"):
             out += [f"Alignment: {e['alignment_note']}.", ""]
@@ -170,25 +269,47 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
     else:
         c = f["classifier"]
         b = f["rule_baseline"]
+        by_source = ", ".join(f"{k} {v:,}" for k, v in f["train_by_source"].items())
         out.append(
             f"TF-IDF (word 1–2-grams and character 3–5-grams) + logistic regression, trained on "
-            f"{_f(f['train_messages'])} messages ({', '.join(f'{k} {v:,}' for k, v in f['train_by_source'].items())}); "
+            f"{_f(f['train_messages'])} messages ({by_source}); "
             f"held out: {_f(f['test_messages'])} {f['held_out_kind']} ({f['test_groups']} groups). "
             f"Macro-F1 **{_f(c['macro_f1'])}** (accuracy {_f(c['accuracy'])}); the keyword-rule "
             f"baseline scores macro-F1 {_f(b['macro_f1'])} on the same messages."
         )
-        out += ["", md_table(
-            ["class", "support", "precision", "recall", "F1", "baseline F1"],
-            [(pc["label"], pc["support"], _f(pc["precision"]), _f(pc["recall"]), _f(pc["f1"]),
-              _f(pb["f1"])) for pc, pb in zip(c["per_class"], b["per_class"], strict=True)],
-        ), "", "Confusion matrix (rows: true class, columns: predicted):", ""]
-        out.append(md_table(
-            ["true \\ predicted", *c["labels"]],
-            [(lab, *row) for lab, row in zip(c["labels"], c["confusion"], strict=True)],
-        ))
+        out += [
+            "",
+            md_table(
+                ["class", "support", "precision", "recall", "F1", "baseline F1"],
+                [
+                    (
+                        pc["label"],
+                        pc["support"],
+                        _f(pc["precision"]),
+                        _f(pc["recall"]),
+                        _f(pc["f1"]),
+                        _f(pb["f1"]),
+                    )
+                    for pc, pb in zip(c["per_class"], b["per_class"], strict=True)
+                ],
+            ),
+            "",
+            "Confusion matrix (rows: true class, columns: predicted):",
+            "",
+        ]
+        out.append(
+            md_table(
+                ["true \\ predicted", *c["labels"]],
+                [(lab, *row) for lab, row in zip(c["labels"], c["confusion"], strict=True)],
+            )
+        )
         out.append("")
     emb = payload.get("embeddings")
     if emb:
-        out += ["## Sentence embeddings", "",
-                ("Available: " if emb["available"] else "Not used: ") + emb["reason"] + ".", ""]
+        out += [
+            "## Sentence embeddings",
+            "",
+            ("Available: " if emb["available"] else "Not used: ") + emb["reason"] + ".",
+            "",
+        ]
     return "\n".join(out)
