@@ -214,6 +214,9 @@ def find_segments(
     cols = []
     for f in features:
         x = raw[f].to_numpy(dtype=float)
+        if float(np.ptp(x)) == 0.0 or not np.all(np.isfinite(x)):
+            notes.append(f"{f} is the same for every user: left out")
+            continue
         if f in LOG_FEATURES and np.all(x >= 0):
             x = np.log1p(x)
         sd = float(x.std())
