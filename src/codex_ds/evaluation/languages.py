@@ -181,7 +181,12 @@ def build_request(
     }
     if task.language == "python":
         program, test_line = python_program(task, completion)
-        request.update(program=program, test_line=test_line, steps=[{**run_step, "argv": None}])
+        request.update(
+            program=program,
+            head_chars=len(task.prompt + completion + "\n"),
+            test_line=test_line,
+            steps=[{**run_step, "argv": None}],
+        )
         return request
     tools = toolchain(task.language)
     if not tools.available:

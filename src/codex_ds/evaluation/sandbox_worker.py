@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import platform
@@ -60,10 +61,21 @@ _ARCH = {
 
 
 def _seccomp_no_processes() -> bool:
-    """Refuse fork/vfork/clone-without-CLONE_THREAD/clone3/ptrace with EPERM (ENOSYS for clone3)."""
+    """Install the filter prepared at start-up (in the child, just before the sample runs)."""
+    if _SECCOMP is None:
+        return False
+    return _SECCOMP()
+
+
+def _prepare_seccomp() -> Callable[[], bool] | None:
+    """Build the filter that refuses fork/vfork/clone-without-CLONE_THREAD/clone3/ptrace.
+
+    EPERM for all but clone3, which gets ENOSYS so that libc falls back to clone. Built once
+    in the worker; installing it in a child is then two prctl calls.
+    """
     arch = _ARCH.get(platform.machine())
     if arch is None:
-        return False
+        return None
     audit, forks, nr_clone, nr_clone3, nr_ptrace = arch
     BPF_LD_W_ABS, BPF_JEQ, BPF_JSET, BPF_RET = 0x20, 0x15, 0x45, 0x06
     ALLOW, KILL = 0x7FFF0000, 0x80000000
@@ -102,10 +114,20 @@ def _seccomp_no_processes() -> bool:
 
     fprog = SockFprog(len(prog), ctypes.cast(buf, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    fprog_ref = ctypes.byref(fprog)
     PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        return False
-    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+
+    def install() -> bool:
+        _keep = (buf, fprog)  # the filter's memory must outlive the call
+        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return False
+        return bool(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog_ref, 0, 0) == 0 and _keep)
+
+    return install
+
+
+_SECCOMP: Callable[[], bool] | None = None
 
 
 def _set_nondumpable() -> None:
@@ -216,30 +238,40 @@ def _short_repr(value: object, limit: int = 300, *, repr: Callable[[object], str
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict], None]) -> None:
-    """Compile, exec, call check(entry_point); report exactly what happened."""
-    exception_record = _exception_record
-    function_type = types.FunctionType
-    source = req["program"]
-    filename = "<program>"
-    try:
-        tree = ast.parse(source, filename)
-        check_line, spans = _rewrite_check(tree, req["test_line"])
-        # orientation: which operand of each rewritten assert holds the candidate's answer
-        orientation: dict[int, bool] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
-                left = node.test.left
-                if isinstance(left, ast.Subscript) and isinstance(left.value, ast.NamedExpr):
-                    pair = left.value.value
-                    assert isinstance(pair, ast.Tuple)
-                    a, b = pair.elts
-                    orientation[node.lineno] = _mentions_candidate(a) or not _mentions_candidate(b)
-        code = compile(tree, filename, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
-        report({"phase": "compile", "exc": type(exc).__name__, "msg": str(exc)[:500],
-                "line": getattr(exc, "lineno", None)})  # fmt: skip
-        return
+_TEST_CACHE: dict[tuple[str, int], tuple] = {}
+
+
+def _compile_test(test: str, test_line: int) -> tuple:
+    """The test part compiled once per worker (trusted text): code, check, spans, orientation.
+
+    Line numbers are those of the whole program, so tracebacks and assert indices match
+    compiling the concatenation.
+    """
+    key = (test, test_line)
+    cached = _TEST_CACHE.get(key)
+    if cached is not None:
+        return cached
+    tree = ast.parse(test, "<program>")
+    ast.increment_lineno(tree, test_line - 1)
+    compiled = _compile_tree(tree, test_line)
+    if len(_TEST_CACHE) < 4096:
+        _TEST_CACHE[key] = compiled
+    return compiled
+
+
+def _compile_tree(tree: ast.Module, test_line: int) -> tuple:
+    check_line, spans = _rewrite_check(tree, test_line)
+    # orientation: which operand of each rewritten assert holds the candidate's answer
+    orientation: dict[int, bool] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
+            left = node.test.left
+            if isinstance(left, ast.Subscript) and isinstance(left.value, ast.NamedExpr):
+                pair = left.value.value
+                assert isinstance(pair, ast.Tuple)
+                a, b = pair.elts
+                orientation[node.lineno] = _mentions_candidate(a) or not _mentions_candidate(b)
+    code = compile(tree, "<program>", "exec", dont_inherit=True)
     check_code = None
     for const in code.co_consts:
         if (
@@ -248,9 +280,47 @@ def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict]
             and const.co_firstlineno == check_line
         ):
             check_code = const
+    return code, check_code, spans, orientation
+
+
+def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict], None]) -> None:
+    """Compile, exec, call check(entry_point); report exactly what happened.
+
+    The program is HumanEval's concatenation ``head + test`` (head = prompt + completion +
+    newline). When the head compiles on its own (and has no ``__future__`` import) the two
+    parts are compiled separately, the test once per worker; two valid modules joined at a
+    line boundary execute exactly as their concatenation does. Otherwise the whole program
+    is compiled, so a syntax error is reported as compiling the concatenation reports it.
+    """
+    exception_record = _exception_record
+    function_type = types.FunctionType
+    source = req["program"]
+    head_chars = req.get("head_chars")
+    codes: list = []
+    try:
+        head_code = None
+        if head_chars is not None and "__future__" not in source[:head_chars]:
+            try:
+                head_code = compile(source[:head_chars], "<program>", "exec", dont_inherit=True)
+            except (SyntaxError, ValueError):
+                head_code = None
+        if head_code is not None:
+            test_code, check_code, spans, orientation = _compile_test(
+                source[head_chars:], req["test_line"]
+            )
+            codes = [head_code, test_code]
+        else:
+            tree = ast.parse(source, "<program>")
+            whole, check_code, spans, orientation = _compile_tree(tree, req["test_line"])
+            codes = [whole]
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        report({"phase": "compile", "exc": type(exc).__name__, "msg": str(exc)[:500],
+                "line": getattr(exc, "lineno", None)})  # fmt: skip
+        return
     namespace: dict = {}
     try:
-        exec(code, namespace)
+        for code in codes:
+            exec(code, namespace)
     except BaseException as exc:
         try:
             record = exception_record("exec", exc, None, spans, orientation)
@@ -345,11 +415,8 @@ def _child_setup(req: dict, step: dict, out_w: int, verdict_w: int) -> int:
     os.dup2(out_w, 2)
     verdict_fd = 3 + int.from_bytes(os.urandom(2), "big") % 200
     os.dup2(verdict_w, verdict_fd)
-    keep = {0, 1, 2, verdict_fd}
-    for fd in range(3, 256):
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    os.closerange(3, verdict_fd)
+    os.closerange(verdict_fd + 1, 1024)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU):
         signal.signal(sig, signal.SIG_DFL)
     cpu = int(step["cpu_limit"]) + 1
@@ -525,7 +592,8 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
         os.close(fd)
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
-    swept = _sweep(own) if sweep else 0
+    # with the no-fork filter in force nothing can outlive the child: no sweep needed
+    swept = _sweep(own) if sweep and not (step["seccomp"] and _SECCOMP is not None) else 0
     record = None
     if verdict:
         record = _parse_verdict(bytes(verdict), nonce)
@@ -603,11 +671,14 @@ def serve(sweep: bool) -> None:
     for name in _PRELOAD:
         with contextlib.suppress(ImportError):
             __import__(name)
+    global _SECCOMP
+    _SECCOMP = _prepare_seccomp()
     _set_nondumpable()
     own = {os.getpid(), 1}
     if sweep:
         # bwrap's reaper (pid 1) is our parent inside the namespace
         own.add(os.getppid())
+    gc.freeze()  # what we inherit stays out of the children's collections (fewer copied pages)
     _send(1, {"ready": True, "pid": os.getpid(), "modules": _available_modules(),
               "seccomp": platform.machine() in _ARCH})  # fmt: skip
     while True:
