@@ -12,7 +12,8 @@ The rule (docs/METHODOLOGY.md, "Monitors and alerts", has the formulas and refer
 * **baseline** (a seasonal-hybrid decomposition in the spirit of Twitter's S-H-ESD, with
   medians instead of means): over the trailing ``lookback_days`` before the day, every
   history day's deviation from the median of its own trailing week estimates a weekday
-  offset (median per weekday: the same weekday over the trailing weeks); the level is the
+  offset (median per weekday: the same weekday over the trailing weeks, pooled over
+  weekdays or weekend days while fewer than three are at hand); the level is the
   median of the de-seasonalised values of the last ``level_days`` days; baseline = level +
   the offset of the evaluated day's weekday;
 * **scale**: the nominal sampling variance of the day (binomial ``p(1-p)/n`` for a rate;
@@ -78,6 +79,14 @@ MAD_TO_SD = 1.482602218505602
 #: (q(0.99) - q(0.90)) / 0.09. On the log scale (delta method) divide by q(0.95)^2.
 _P95_VARIANCE = 0.95 * 0.05
 _SPARSITY_SPAN = 0.99 - 0.90
+
+
+#: Same-weekday history days needed for a weekday's own offset; with fewer (a median of one
+#: or two values is not robust to one outlier), the offset is pooled over the day type
+#: (Monday-Friday or Saturday-Sunday).
+_MIN_SAME_WEEKDAY = 3
+#: Valid days a trailing week needs for its median to be a history day's local level.
+_MIN_WEEK_DAYS = 4
 
 
 @dataclass(frozen=True)
@@ -360,11 +369,19 @@ def _evaluate_series(
             continue
         y = s.y
         # weekday offsets: each history day against the median of its own trailing week
-        local = np.array([_median(y[hist[(hist > d - 7) & (hist <= d)]]) for d in hist])
-        dev = y[hist] - local
+        # (days before the look-back count for that week; a week with fewer than four
+        # valid days is too short to say what is typical, and its day is left out)
+        before = np.flatnonzero(valid[:t])
+        weeks = [before[(before > d - 7) & (before <= d)] for d in hist]
+        full = np.array([len(wk) >= _MIN_WEEK_DAYS for wk in weeks])
+        dev = np.array([y[d] - _median(y[wk]) for d, wk in zip(hist, weeks, strict=True)])
+        dev, dev_days = dev[full], hist[full]
         offset = np.zeros(7)
+        weekend = weekday[dev_days] >= 5
         for w in range(7):
-            sel = weekday[hist] == w
+            sel = weekday[dev_days] == w
+            if sel.sum() < _MIN_SAME_WEEKDAY:  # too few to be robust: pool the day type
+                sel = weekend if w >= 5 else ~weekend
             if sel.any():
                 offset[w] = _median(dev[sel])
         recent = hist[hist >= t - config.level_days]
