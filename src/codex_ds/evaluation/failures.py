@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import re
 import signal as _signal
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -139,7 +140,9 @@ def static_check(
      StaticFinding(kind='missing_stdlib_attribute', name='math.sqroot', line=2))
     """
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes etc. in the sample's strings
+            tree = ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return ()
     findings: list[StaticFinding] = []
@@ -417,7 +420,8 @@ def _js_exception(
     *,
     raised_in_check: bool,
 ) -> Classification:
-    detail = f"{name}: {message}".strip()
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    detail = f"{name}: {first_line}".strip()
     common: dict[str, Any] = {"exception_type": name, "detail": detail, "failing_test_index": index}
     is_assertion = name == "AssertionError" or code == "ERR_ASSERTION"
     if is_assertion and (raised_in_check or index is not None):
