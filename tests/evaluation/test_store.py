@@ -100,8 +100,9 @@ def test_unknown_run_names_recent_ones(con: duckdb.DuckDBPyConnection, tmp_path:
         ro.close()
 
 
-PY = RunConfig(model="simulated:v1", n=3, ks=(1, 3), languages=("python",), limit_tasks=4,
-               timeout_s=2.0)  # fmt: skip
+PY = RunConfig(
+    model="simulated:v1", n=3, ks=(1, 3), languages=("python",), limit_tasks=4, timeout_s=2.0
+)
 
 
 def test_a_run_stores_every_sample_with_its_planted_kind(con: duckdb.DuckDBPyConnection) -> None:
@@ -189,9 +190,13 @@ def test_an_endpoint_that_keeps_failing_ends_the_run_failed_with_work_kept(
 
     server = serve(plan)
     config = RunConfig(
-        model="openai:m", base_url=server.base_url, limit_tasks=3, max_retries=1,
-        concurrency=1, timeout_s=2.0,
-    )  # fmt: skip
+        model="openai:m",
+        base_url=server.base_url,
+        limit_tasks=3,
+        max_retries=1,
+        concurrency=1,
+        timeout_s=2.0,
+    )
     outcome = run_evaluation(con, config, run_id="ep", cache_dir=tmp_path / "cache")
     assert outcome.status == "failed"
     assert outcome.error is not None and "gave up after 2 attempts" in outcome.error

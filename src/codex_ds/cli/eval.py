@@ -104,6 +104,12 @@ def run(
     temperature: Annotated[float, typer.Option(min=0.0, help="openai: temperature.")] = 0.2,
     max_tokens: Annotated[int, typer.Option(min=1, help="openai: max tokens.")] = 512,
     concurrency: Annotated[int, typer.Option(min=1, help="openai: parallel requests.")] = 4,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="openai: retries of a 429/5xx/time-out before giving up.")
+    ] = 5,
+    request_timeout: Annotated[
+        float, typer.Option(min=0.1, help="openai: seconds to wait for one response.")
+    ] = 60.0,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -166,6 +172,8 @@ def run(
         temperature=temperature,
         max_tokens=max_tokens,
         concurrency=concurrency,
+        max_retries=max_retries,
+        request_timeout_s=request_timeout,
         languages=tuple(language) if language else None,
         limit_tasks=limit,
         lint=not no_lint,

@@ -130,9 +130,12 @@ def get_run(con: duckdb.DuckDBPyConnection, run_id: str) -> EvalRun:
     )
     row = cur.fetchone()
     if row is None:
-        known = [r[0] for r in con.execute(
-            "SELECT run_id FROM eval_runs ORDER BY created_at DESC LIMIT 5"
-        ).fetchall()]  # fmt: skip
+        known = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM eval_runs ORDER BY created_at DESC LIMIT 5"
+            ).fetchall()
+        ]
         hint = f" (recent runs: {', '.join(known)})" if known else " (the warehouse has none)"
         raise RunNotFoundError(f"no evaluation run {run_id!r}{hint}")
     return _run_from_row(EVAL_RUNS.column_names, row)

@@ -55,8 +55,9 @@ def write_run_report(
     comparison = other = None
     if compare_with is not None:
         other = store.get_run(con, compare_with)
-        comparison = compare_runs(stored_pairs(store.run_results(con, compare_with)),
-                                  stored_pairs(rows))  # fmt: skip
+        comparison = compare_runs(
+            stored_pairs(store.run_results(con, compare_with)), stored_pairs(rows)
+        )
         payload["comparison"] = comparison_dict(other.run_id, run.run_id, comparison)
     out_dir = reports / "eval" / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
