@@ -3,4 +3,10 @@
 # installs the package and its runtime dependencies from PyPI into the active Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --disable-pip-version-check -q -e .
+# The code-evaluation sandbox uses bubblewrap (Debian package); without it, runs fall back to
+# weaker isolation and every evaluation report says so in its first lines.
+if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
+fi
+python -m pip install --disable-pip-version-check -q -e '.[eval]'

@@ -9,7 +9,12 @@ if ! command -v java >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
-python -m pip install --disable-pip-version-check -q -e '.[dev,spark]'
+# The evaluation sandbox runs samples under bubblewrap (tests check the isolation).
+if ! command -v bwrap >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
+fi
+python -m pip install --disable-pip-version-check -q -e '.[dev,spark,eval]'
 # Spark tests must run here, never skip quietly.
 export CODEX_DS_REQUIRE_SPARK=1
 exec python -m pytest -n 2 --dist loadfile "$@"
