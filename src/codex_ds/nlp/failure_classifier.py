@@ -78,7 +78,7 @@ def message_text(detail: str, exception_type: str | None) -> str:
 
 @dataclass
 class FailureClassifier:
-    """A fitted TF-IDF (word 1–2-grams + character 3–5-grams) + logistic-regression model."""
+    """A fitted TF-IDF (word 1–2-grams over masked messages) + logistic-regression model."""
 
     pipeline: Any
     classes: tuple[str, ...]
@@ -93,26 +93,17 @@ def train_classifier(messages: Sequence[LabelledMessage], *, seed: int = 0) -> F
     """Fit the classifier (class weights balanced: the classes are very unequal in size)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.pipeline import make_pipeline
 
     labels = sorted({m.label for m in messages})
     if len(labels) < 2:
         raise ValueError(f"need messages of at least two classes to train, got {labels}")
-    features = make_union(
-        TfidfVectorizer(
-            token_pattern=r"<\w+>|[A-Za-z_][A-Za-z0-9_]*|[^\sA-Za-z0-9_]",
-            ngram_range=(1, 2),
-            sublinear_tf=True,
-            min_df=2,
-            lowercase=False,
-        ),
-        TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=(3, 5),
-            sublinear_tf=True,
-            min_df=2,
-            max_features=200_000,
-        ),
+    features = TfidfVectorizer(
+        token_pattern=r"<\w+>|[A-Za-z_][A-Za-z0-9_]*|[^\sA-Za-z0-9_]",
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        min_df=2,
+        lowercase=False,
     )
     model = LogisticRegression(max_iter=2000, C=10.0, class_weight="balanced", random_state=seed)
     pipe = make_pipeline(features, model)
@@ -277,6 +268,18 @@ class FailureStudy:
         }
 
 
+def dedupe(messages: Sequence[LabelledMessage]) -> list[LabelledMessage]:
+    """One message per distinct (masked text, label): copies add weight, not information."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for m in messages:
+        key = (normalise_message(m.text), m.label)
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
+
+
 def study(
     real: Sequence[LabelledMessage],
     simulated: Sequence[LabelledMessage],
@@ -297,6 +300,7 @@ def study(
         kind = "simulated telemetry messages only (no real messages given), groups held out"
     if not test or not train:
         raise ValueError("not enough messages to split into training and held-out sets")
+    train = dedupe(train)
     if progress is not None:
         progress("train failure classifier", 0.1)
     clf = train_classifier(train, seed=seed)

@@ -23,6 +23,7 @@ Python's ``re`` (with ``re.ASCII``) and RE2 agree exactly.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -116,7 +117,7 @@ NESTING_CUE = _words(
     "for each|for every|each of|nested|within each|inside|recursively|recursive|sublist|"
     "sublists|subarray|subarrays|substring|substrings|subgroup|subgroups|groups of|pairs of"
 )
-WORD = r"[A-Za-z]+(?:'[A-Za-z]+)?"
+WORD = r"[A-Za-z]+"
 SYLLABLE = r"[AEIOUYaeiouy]+"
 SENTENCE_END = rf"[.!?]+(?:[{_SPACE}]|$)"
 NON_ASCII = r"[^\x00-\x7f]"
@@ -277,11 +278,79 @@ def prompt_features(
     return pa.concat_tables(parts) if parts else _features_batch(arr)
 
 
+#: Features whose pattern is a class of ASCII bytes: counted on the UTF-8 bytes with numpy
+#: (exact: no byte of a multi-byte character is ASCII), the rest by RE2 in parallel threads.
+_BYTE_COUNTED = ("n_words", "n_syllables", "n_sentence_ends", "n_non_ascii", "n_ascii_letters")
+_LETTER = np.zeros(256, dtype=bool)
+_LETTER[[*range(65, 91), *range(97, 123)]] = True
+_VOWEL = np.zeros(256, dtype=bool)
+_VOWEL[[ord(c) for c in "AEIOUYaeiouy"]] = True
+_PUNCT_END = np.zeros(256, dtype=bool)
+_PUNCT_END[[ord(c) for c in ".!?"]] = True
+_SPACE_BYTE = np.zeros(256, dtype=bool)
+_SPACE_BYTE[[32, 9, 10, 13, 12, 11]] = True
+_CONTROL_BYTE = np.zeros(256, dtype=bool)
+_CONTROL_BYTE[[*range(0, 9), *range(14, 32), 127]] = True
+
+
+def _byte_counts(arr: pa.Array) -> dict[str, np.ndarray]:
+    """Byte-class counts per string, from the Arrow buffers without copying the text."""
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    data = arr.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    b = raw[offsets[0] : offsets[-1]]
+    off = (offsets - offsets[0]).astype(np.int64)
+    starts, ends = off[:-1], off[1:]
+    nonempty = ends > starts
+    first = np.zeros(len(b), dtype=bool)
+    first[starts[nonempty]] = True
+    last = np.zeros(len(b), dtype=bool)
+    last[ends[nonempty] - 1] = True
+
+    def per_string(mask: np.ndarray) -> np.ndarray:
+        cs = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+        return cs[ends] - cs[starts]
+
+    def run_starts(cls: np.ndarray) -> np.ndarray:
+        prev = np.concatenate([[False], cls[:-1]]) & ~first
+        return cls & ~prev
+
+    letter, vowel, punct = _LETTER[b], _VOWEL[b], _PUNCT_END[b]
+    nxt = np.concatenate([b[1:], [0]]).astype(np.uint8)[: len(b)]
+    nxt2 = np.concatenate([b[2:], [0, 0]]).astype(np.uint8)[: len(b)]
+    run_end = punct & (last | ~_PUNCT_END[nxt])
+    sentence_end = run_end & (last | _SPACE_BYTE[nxt])
+    fffd = (b == 0xEF) & (nxt == 0xBF) & (nxt2 == 0xBD)
+    return {
+        "n_words": per_string(run_starts(letter)),
+        "n_syllables": per_string(run_starts(vowel)),
+        "n_sentence_ends": per_string(sentence_end),
+        "n_non_ascii": per_string(b >= 0xC0),
+        "n_ascii_letters": per_string(letter),
+        "control": per_string(_CONTROL_BYTE[b] | fffd),
+        "newlines": per_string(b == 10),
+    }
+
+
 def _features_batch(arr: pa.Array) -> pa.Table:
-    n = {k: _count(arr, v) for k, v in _COUNTED.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    patterns = {k: v for k, v in _COUNTED.items() if k not in _BYTE_COUNTED and k != "n_stopwords"}
+    workers = max(1, min(len(patterns), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # Arrow kernels release the GIL
+        futures = {k: pool.submit(_count, arr, v) for k, v in patterns.items()}
+        counted = _byte_counts(arr)
+        n = {k: f.result() for k, f in futures.items()}
+    n.update({k: counted[k] for k in _BYTE_COUNTED})
+    # stop words only matter (for the language check) in prompts with non-ASCII characters
+    n["n_stopwords"] = np.zeros(len(arr), dtype=np.int64)
+    some = np.flatnonzero(n["n_non_ascii"] > 0)
+    if len(some):
+        n["n_stopwords"][some] = _count(arr.take(pa.array(some)), STOPWORD)
     n_chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
-    n_control = _count(arr, _CONTROL_RE2)
-    n_nl = pc.count_substring(arr, "\n").to_numpy(zero_copy_only=False).astype(np.int64)
+    n_control = counted["control"]
+    n_nl = counted["newlines"]
     words, stop, non_ascii, ascii_l = (
         n["n_words"],
         n["n_stopwords"],

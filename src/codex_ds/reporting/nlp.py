@@ -271,8 +271,8 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
         b = f["rule_baseline"]
         by_source = ", ".join(f"{k} {v:,}" for k, v in f["train_by_source"].items())
         out.append(
-            f"TF-IDF (word 1–2-grams and character 3–5-grams) + logistic regression, trained on "
-            f"{_f(f['train_messages'])} messages ({by_source}); "
+            f"TF-IDF (word 1–2-grams of masked messages) + logistic regression, trained on "
+            f"{_f(f['train_messages'])} distinct messages ({by_source}); "
             f"held out: {_f(f['test_messages'])} {f['held_out_kind']} ({f['test_groups']} groups). "
             f"Macro-F1 **{_f(c['macro_f1'])}** (accuracy {_f(c['accuracy'])}); the keyword-rule "
             f"baseline scores macro-F1 {_f(b['macro_f1'])} on the same messages."
