@@ -160,8 +160,20 @@ def config_from_run(run: store.EvalRun) -> RunConfig:
     )
 
 
-def _result_row(run_id: str, task: Task, gen: Generation, verdict: Verdict) -> dict[str, Any]:
-    completion = gen.sample.completion
+def _program_measures(task: Task, completion: str) -> dict[str, Any]:
+    """Measures that depend only on the program: distance to the reference, complexity."""
+    return {
+        "edit_distance": normalised_levenshtein(completion, task.canonical_solution),
+        "token_edit_distance": token_edit_distance(completion, task.canonical_solution),
+        "complexity": cyclomatic_complexity(
+            task.language, task.prompt + completion, task.entry_point
+        ),
+    }
+
+
+def _result_row(
+    run_id: str, task: Task, gen: Generation, verdict: Verdict, measures: Mapping[str, Any]
+) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "task_id": task.task_id,
@@ -169,7 +181,7 @@ def _result_row(run_id: str, task: Task, gen: Generation, verdict: Verdict) -> d
         "language": task.language,
         "category": task.category,
         "difficulty": task.difficulty,
-        "completion": completion,
+        "completion": gen.sample.completion,
         "passed": verdict.passed,
         "outcome": verdict.outcome,
         "failure_class": verdict.failure_class,
@@ -180,11 +192,7 @@ def _result_row(run_id: str, task: Task, gen: Generation, verdict: Verdict) -> d
         "actual": verdict.actual,
         "cpu_s": verdict.cpu_seconds,
         "wall_s": verdict.wall_seconds,
-        "edit_distance": normalised_levenshtein(completion, task.canonical_solution),
-        "token_edit_distance": token_edit_distance(completion, task.canonical_solution),
-        "complexity": cyclomatic_complexity(
-            task.language, task.prompt + completion, task.entry_point
-        ),
+        **measures,
         "prompt_tokens": gen.prompt_tokens,
         "completion_tokens": gen.completion_tokens,
         "gen_latency_s": gen.latency_s,
@@ -283,25 +291,27 @@ def run_evaluation(
         if not batch:
             return
         if config.lint:
-            items = {
-                str(i): (
-                    r["language"],
-                    tasks[r["task_id"]].prompt + r["completion"],
-                    r["completion"],
-                )
-                for i, r in enumerate(batch)
-            }
+            keys: dict[tuple[str, str], str] = {}
+            items: dict[str, tuple[str, str, str]] = {}
+            for r in batch:
+                key = (r["task_id"], r["completion"])
+                if key not in keys:
+                    keys[key] = str(len(keys))
+                    program = tasks[r["task_id"]].prompt + r["completion"]
+                    items[keys[key]] = (r["language"], program, r["completion"])
             counts = lint_counts(items)
-            for i, r in enumerate(batch):
-                r["lint_findings"] = counts.get(str(i))
+            for r in batch:
+                r["lint_findings"] = counts.get(keys[(r["task_id"], r["completion"])])
         store.insert_results(con, batch)
         batch = []
         last_flush = time.monotonic()
 
     def emit(key: tuple[str, str], verdict: Verdict) -> None:
         nonlocal evaluated
+        task = tasks[key[0]]
+        measures = _program_measures(task, key[1])
         for g in groups[key]:
-            batch.append(_result_row(rid, tasks[key[0]], g, verdict))
+            batch.append(_result_row(rid, task, g, verdict, measures))
             evaluated += 1
         if progress is not None:
             progress("evaluate", evaluated, total)
