@@ -212,10 +212,22 @@ class AcceptanceModelResult:
     error: ErrorCode | None = None
     message: str = ""
     confidence: float = 0.95
+    #: Covariance of the estimates, in the order of ``coefficients`` (for Wald tests).
+    covariance_matrix: tuple[tuple[float, ...], ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def wald_chi2(self, values: Mapping[str, float]) -> tuple[float, int]:
+        """Joint Wald statistic of H0: every coefficient named in ``values`` equals its
+        value; returns (chi², degrees of freedom)."""
+        idx = [i for i, c in enumerate(self.coefficients) if c.name in values]
+        diff = np.array(
+            [self.coefficients[i].estimate - values[self.coefficients[i].name] for i in idx]
+        )
+        cov = np.asarray(self.covariance_matrix)[np.ix_(idx, idx)]
+        return float(diff @ np.linalg.solve(cov, diff)), len(idx)
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -681,8 +693,8 @@ def _fit(
         return _failed("separation", _separation_message(big), notes=tuple(notes), **base)
     zq = float(stats.norm.ppf(0.5 + confidence / 2))
     coefs = []
-    for name in expected_terms(d.names):
-        j = d.names.index(name)
+    order = [d.names.index(name) for name in expected_terms(d.names)]
+    for j in order:
         z = beta[j] / se[j] if se[j] > 0 else 0.0
         coefs.append(
             Coefficient(
@@ -705,6 +717,7 @@ def _fit(
         log_likelihood=ll,
         prediction=prediction,
         notes=tuple(notes),
+        covariance_matrix=tuple(tuple(float(v) for v in row) for row in cov[np.ix_(order, order)]),
         **base,
     )
 
