@@ -223,3 +223,23 @@ def test_bad_specs_and_files_fail_before_anything_is_stored(
     with pytest.raises(GenerationError, match="line 2: not JSON"):
         run_evaluation(con, RunConfig(model=f"replay:{bad}"))
     assert store.list_runs(con) == []
+
+
+@pytest.mark.slow
+def test_simulated_pass_at_1_recovers_the_planted_rate(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from codex_ds.reporting.evaluation import write_run_report
+
+    config = RunConfig(
+        model="simulated:v2", n=10, ks=(1, 10), languages=("python",), timeout_s=1.0, lint=False
+    )
+    run_evaluation(con, config, run_id="truth")
+    path, payload = write_run_report(con, tmp_path, "truth")
+    planted = payload["planted_pass_at_1"]
+    measured = payload["pass_at_k"]["pass@1"]
+    # 120 samples: the binomial standard error is about 0.045; equivalent mutants add a little
+    assert planted - 0.12 < measured < planted + 0.15
+    assert f"{100 * planted:.2f} %" in path.read_text()
+    lo, hi = payload["pass_at_k_ci"]["pass@1"]
+    assert lo <= measured <= hi

@@ -251,8 +251,14 @@ def render_report(
     comparison: RunComparison | None = None,
     other: EvalRun | None = None,
     skipped_languages: Mapping[str, str] | None = None,
+    planted_pass1: float | None = None,
 ) -> str:
-    """The Markdown report of a run (optionally compared with another run)."""
+    """The Markdown report of a run (optionally compared with another run).
+
+    ``planted_pass1`` (simulated runs): the mean over the run's tasks of the simulator's
+    planted probability of a correct candidate, the value pass@1 estimates (up to mutants
+    that happen to pass).
+    """
     run = summary.run
     ks = run.ks or [1]
     limit = "calibrated per task" if run.timeout_s is None else f"{run.timeout_s:g} s CPU"
@@ -284,6 +290,16 @@ def render_report(
             [[f"pass@{e.k}", _estimate(e)] for e in summary.pass_at_k],
         ),
         "",
+        *(
+            [
+                f"Planted truth: the simulator's mean probability of a correct candidate on "
+                f"these tasks is {_pct(planted_pass1)} %; pass@1 estimates it (mutants that "
+                "happen to pass add a little).",
+                "",
+            ]
+            if planted_pass1 is not None
+            else []
+        ),
         "## By language",
         "",
         _group_table(summary.by_language, "language", ks),

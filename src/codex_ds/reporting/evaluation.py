@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,19 @@ def comparison_dict(a: str, b: str, c: RunComparison) -> dict[str, Any]:
     }
 
 
+def planted_pass1(run: store.EvalRun, per_task: Mapping[str, Any]) -> float | None:
+    """Mean planted probability of a correct candidate over a simulated run's tasks."""
+    from codex_ds.evaluation.simulated import VERSIONS, probability_correct
+    from codex_ds.evaluation.tasks.builtin_tasks import load_tasks
+
+    version = VERSIONS.get(run.model.partition(":")[2])
+    if version is None or not per_task:
+        return None
+    tasks = load_tasks(run.task_set)
+    probs = [probability_correct(version, tasks[t]) for t in per_task if t in tasks]
+    return sum(probs) / len(probs) if probs else None
+
+
 def write_run_report(
     con: duckdb.DuckDBPyConnection,
     reports: Path,
@@ -59,12 +73,19 @@ def write_run_report(
             stored_pairs(store.run_results(con, compare_with)), stored_pairs(rows)
         )
         payload["comparison"] = comparison_dict(other.run_id, run.run_id, comparison)
+    planted = planted_pass1(run, summary.per_task) if run.simulated else None
+    if planted is not None:
+        payload["planted_pass_at_1"] = planted
     out_dir = reports / "eval" / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "evaluation_report.md"
     path.write_text(
         render_report(
-            summary, comparison=comparison, other=other, skipped_languages=skipped_languages
+            summary,
+            comparison=comparison,
+            other=other,
+            skipped_languages=skipped_languages,
+            planted_pass1=planted,
         )
     )
     payload["report"] = str(path)
