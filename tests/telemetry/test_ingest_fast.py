@@ -142,10 +142,8 @@ def _stages(table: str, lines: list[str]) -> tuple[duckdb.DuckDBPyConnection, in
     con.register("__cx_lines", data)
     rules = _Rules(schema.TABLES[table], NOW)
     spec = schema.TABLES[table]
-    reference = rules.stage_select(
-        _FileLoad._json_source(None, spec, table),
-        _lit(table),  # type: ignore[arg-type]
-    )
+    loader = _FileLoad.__new__(_FileLoad)  # only for its SQL of the reference source
+    reference = rules.stage_select(loader._json_source(spec, table), _lit(table))
     con.execute(f"CREATE TABLE ref AS {reference}")
     con.execute(f"CREATE TABLE fast AS {rules.fast_json_stage('__cx_lines', _lit(table))}")
     row = con.execute(
@@ -348,3 +346,43 @@ def test_line_chunks_keep_their_terminator() -> None:
     """The fast path tests the raw line; the reader keeps it whole (terminator included)."""
     chunk = next(events.iter_line_chunks([b'{"a": 1}\n{"b": true}\n']))
     assert chunk.data.column("_raw").to_pylist() == ['{"a": 1}\n', '{"b": true}\n']
+
+
+def test_duplicates_found_across_chunks_whatever_the_key_ranges(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key-range shortcut of the duplicate check never hides a duplicate.
+
+    Keys grow through the file (the shortcut skips the warehouse look-up) except for
+    repeats of a chunk's lowest and highest key and of a key loaded by an earlier file.
+    """
+    monkeypatch.setattr(events, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(events, "FIRST_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(events, "MAX_LINE_BYTES", 1024)
+    sessions = tmp_path / "sessions.jsonl"
+    sessions.write_text("".join(json.dumps(_session(i)) + "\n" for i in range(3)))
+    good = GOOD["suggestions"]
+
+    def row(i: int) -> str:
+        rec = {
+            **good,
+            "suggestion_id": f"g{i:05d}",
+            "session_id": f"s{i % 3}",
+            "user_id": f"u{i % 3}",
+        }
+        return json.dumps(rec) + "\n"
+
+    earlier = tmp_path / "suggestions-0.jsonl"
+    earlier.write_text(row(99999))
+    ids = [*range(200), 0, 199, 57, 99999, *range(200, 260)]
+    path = tmp_path / "suggestions-1.jsonl"
+    path.write_text("".join(row(i) for i in ids))
+    assert path.stat().st_size > 10 * 4096
+    report = ingest_module.ingest_paths(con, [sessions, earlier, path], now=NOW)
+    f = next(f for f in report.files if f.file == str(path))
+    assert f.loaded == {"suggestions": 260} and f.duplicates == 4, f.to_dict()
+    got = con.execute(
+        "SELECT line FROM quarantine WHERE file = ? AND reason = 'duplicate_id' ORDER BY line",
+        [str(path)],
+    ).fetchall()
+    assert got == [(201,), (202,), (203,), (204,)]

@@ -738,6 +738,9 @@ class _FileLoad:
         self.quarantined_rows = 0
         self.expected_table: str | None = None
         self.hasher: _Hasher | None = None
+        #: Per table: (lowest, highest) key of the warehouse before this file and of each
+        #: chunk of this file since; see :meth:`_may_be_loaded`.
+        self.key_ranges: dict[str, list[tuple[Any, Any]]] = {}
 
     # -- driver -------------------------------------------------------------------
 
@@ -1240,21 +1243,69 @@ class _FileLoad:
         """Fill ``__cx_dup (_rid, first_line, in_warehouse)`` for otherwise valid rows.
 
         A row is a duplicate when its key is in the warehouse (earlier chunks of this
-        file included) or on an earlier valid row of this chunk.
+        file included) or on an earlier valid row of this chunk. One aggregate first
+        counts the distinct keys and takes their range: the self-join runs only when
+        some key repeats, and the join with the warehouse only when the range overlaps
+        the range of keys the warehouse may hold (:meth:`_may_be_loaded`), so that
+        keys that grow with time (sequential ids) are not looked up in an ever larger
+        table chunk after chunk.
         """
         not_orphan = " AND _rid NOT IN (SELECT _rid FROM __cx_orph)" if n_orph else ""
         cand = f"(SELECT * FROM {rows} WHERE _fok{not_orphan})"
         kcols = ", ".join(_q(k) for k in spec.primary_key)
         on = " AND ".join(f"a.{_q(k)} = b.{_q(k)}" for k in spec.primary_key)
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE __cx_dup AS "
-            f"SELECT a._rid, b.first_line, FALSE AS in_warehouse FROM {cand} a JOIN "
-            f"(SELECT {kcols}, min(_rid) AS first_rid, arg_min(_line, _rid) AS first_line "
-            f"FROM {cand} GROUP BY ALL HAVING count(*) > 1) b ON {on} "
-            "WHERE a._rid > b.first_rid UNION ALL "
-            f"SELECT a._rid, NULL, TRUE FROM {cand} a SEMI JOIN {_q(spec.name)} b ON {on}"
+        ranged = len(spec.primary_key) == 1 and spec.column(spec.primary_key[0]).dtype in (
+            "VARCHAR",
+            "INTEGER",
+            "BIGINT",
         )
+        repeats = in_warehouse = True
+        if ranged:
+            key = _q(spec.primary_key[0])
+            row = self.con.execute(
+                f"SELECT count({key}), count(DISTINCT {key}), min({key}), max({key}) FROM {cand}"
+            ).fetchone()
+            assert row is not None
+            n, distinct, low, high = row
+            repeats = n != distinct
+            in_warehouse = n > 0 and self._may_be_loaded(spec, low, high)
+            if n:
+                self.key_ranges[spec.name].append((low, high))
+        parts = []
+        if repeats:
+            parts.append(
+                f"SELECT a._rid, b.first_line, FALSE AS in_warehouse FROM {cand} a JOIN "
+                f"(SELECT {kcols}, min(_rid) AS first_rid, arg_min(_line, _rid) AS first_line "
+                f"FROM {cand} GROUP BY ALL HAVING count(*) > 1) b ON {on} "
+                "WHERE a._rid > b.first_rid"
+            )
+        if in_warehouse:
+            parts.append(
+                f"SELECT a._rid, CAST(NULL AS BIGINT) AS first_line, TRUE AS in_warehouse "
+                f"FROM {cand} a SEMI JOIN {_q(spec.name)} b ON {on}"
+            )
+        if not parts:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE __cx_dup AS SELECT CAST(NULL AS BIGINT) AS _rid, "
+                "CAST(NULL AS BIGINT) AS first_line, FALSE AS in_warehouse LIMIT 0"
+            )
+            return 0
+        self.con.execute("CREATE OR REPLACE TEMP TABLE __cx_dup AS " + " UNION ALL ".join(parts))
         return self._count("SELECT count(DISTINCT _rid) FROM __cx_dup")
+
+    def _may_be_loaded(self, spec: schema.Table, low: Any, high: Any) -> bool:
+        """Whether a key in ``[low, high]`` may be in the warehouse (False: surely not).
+
+        The ranges are the warehouse's at the first look in this file, then those of
+        every chunk of this file looked at since (each a superset of what it loaded).
+        VARCHAR keys compare as DuckDB compares them: UTF-8 bytes, i.e. code points.
+        """
+        if spec.name not in self.key_ranges:
+            key = _q(spec.primary_key[0])
+            row = self.con.execute(f"SELECT min({key}), max({key}) FROM {_q(spec.name)}").fetchone()
+            loaded = row is not None and row[0] is not None
+            self.key_ranges[spec.name] = [(row[0], row[1])] if loaded and row else []
+        return any(not (high < lo or low > hi) for lo, hi in self.key_ranges[spec.name])
 
     @staticmethod
     def _raw_of(raw_sql: str, ids: str) -> str:
