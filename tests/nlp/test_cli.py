@@ -29,6 +29,7 @@ def invoke(home: Path, *args: str) -> tuple[int, str, str]:
         (b"Return the sum of xs; handle empty input. " * 25_000, "oversized"),
         (b"Return the sum of xs. If xs is empty, return 0.", "ok"),
     ],
+    ids=["empty", "binary", "chinese", "one-megabyte", "ok"],
 )
 def test_prompts_on_bad_files(tmp_path: Path, content: bytes, status: str) -> None:
     f = tmp_path / "p.txt"
