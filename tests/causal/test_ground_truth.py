@@ -79,7 +79,7 @@ def test_interval_coverage_over_replications() -> None:
 
 def test_default_data_every_step_runs() -> None:
     data, _ = _data(1_000, 28, 7)
-    res = estimate_effects(data, CausalOptions(bootstrap=50))
+    res = estimate_effects(data, CausalOptions(bootstrap=20))
     assert isinstance(res, CausalAnalysis), res
     assert not res.errors
     assert len(res.estimates) == 10
