@@ -19,7 +19,7 @@ from typing import Literal
 SCHEMA_VERSION = 1
 
 DType = Literal["VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE"]
-TableGroup = Literal["events", "copilot", "system", "derived"]
+TableGroup = Literal["events", "copilot", "system", "derived", "evaluation"]
 
 #: Earliest timestamp accepted by validation (before it, a clock or a parser is wrong).
 EARLIEST_TIMESTAMP = "2015-01-01 00:00:00"
@@ -865,6 +865,8 @@ TABLES: dict[str, Table] = {
         INGEST_FILES,
         ALERTS,
         PROMPT_FEATURES,
+        EVAL_RUNS,
+        EVAL_RESULTS,
     )
 }
 
@@ -908,6 +910,7 @@ def render_markdown() -> str:
         ("copilot", "GitHub Copilot metrics tables"),
         ("system", "System tables"),
         ("derived", "Derived tables (computed from other tables)"),
+        ("evaluation", "Evaluation tables (`codex-ds eval`)"),
     ):
         out += [f"## {title}", ""]
         for t in TABLES.values():
