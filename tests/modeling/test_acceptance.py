@@ -163,6 +163,7 @@ def test_standard_errors_are_clustered_by_user(rows: pd.DataFrame) -> None:
         assert b.estimate == pytest.approx(a.estimate, rel=1e-7, abs=1e-9)
         assert b.se == pytest.approx(a.se, rel=0.01)
         assert c.se == pytest.approx(m.se / np.sqrt(2), rel=1e-6)
+        assert a.model_se == pytest.approx(m.se, rel=1e-9)  # the inverse information
 
 
 # ------------------------------------------------------------------------ bad input

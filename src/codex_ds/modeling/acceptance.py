@@ -135,6 +135,9 @@ class Coefficient:
     ci_high: float
     z: float
     p_value: float
+    #: The model-based (inverse information) standard error, for comparison with ``se``
+    #: when ``se`` is clustered: few users carrying a level make the clustered one noisy.
+    model_se: float | None = None
 
     @property
     def odds_ratio(self) -> float:
@@ -640,6 +643,7 @@ def _fit(
     p = d.n_dummy + d.z.shape[1]
     report("fit", 0.1)
     iterations = 0
+    model_se: F64 | None = None
     if engine == "statsmodels":
         try:
             beta, cov, ll = _fit_statsmodels(d)
@@ -674,6 +678,7 @@ def _fit(
                 **base,
             )
         h_inv = np.linalg.inv(h)
+        model_se = np.sqrt(np.clip(np.diag(h_inv), 0.0, None))
         if d.user is not None and d.n_users >= 2:
             meat = _cluster_meat(d, beta)
             c = d.n_users / (d.n_users - 1) * (total - 1) / (total - p)
@@ -705,6 +710,7 @@ def _fit(
                 ci_high=float(beta[j] + zq * se[j]),
                 z=float(z),
                 p_value=float(2 * stats.norm.sf(abs(z))),
+                model_se=None if model_se is None else float(model_se[j]),
             )
         )
     report("prediction", 0.6)
