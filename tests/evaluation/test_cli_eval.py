@@ -234,3 +234,25 @@ def test_endpoint_failure_exits_3_and_resume_finishes(
     )
     assert done["status"] == "finished" and done["n_samples"] == 4 and done["resumed"] == 3
     assert done["pass_at_k"]["pass@1"] == 1.0
+
+
+@pytest.mark.subprocess
+def test_missing_toolchains_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    """Without node and g++ on PATH (and without bwrap), the JavaScript and C++ tasks are
+    skipped with the reason in the output and the report, and Python still runs."""
+    env = {**os.environ, "CODEX_DS_HOME": str(tmp_path), "PATH": str(tmp_path / "empty")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "codex_ds", "eval", "run", "--model", "simulated:v1",
+         "--n", "1", "--timeout", "2", "--no-lint", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert set(res["skipped_languages"]) == {"javascript", "cpp"}
+    assert "node not found" in res["skipped_languages"]["javascript"]
+    assert res["tasks"] == sum(t.language == "python" for t in load_builtin().values())
+    assert "skipped cpp: g++ not found" in " ".join(proc.stderr.split())
+    head = Path(res["report"]).read_text().splitlines()[:8]
+    assert any(line.startswith("- **Skipped javascript:** node not found") for line in head)
+    again = run_cli("eval", "report", res["run_id"], "--json", home=tmp_path)
+    assert set(json.loads(again.stdout)["skipped_languages"]) == {"javascript", "cpp"}

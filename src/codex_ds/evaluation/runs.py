@@ -252,7 +252,10 @@ def run_evaluation(
                 timeout_s=config.timeout_s,
                 workers=config.workers,
                 isolation=isolation_level(),
-                params=json.dumps({**config.params(), **provider.params}, default=str),
+                params=json.dumps(
+                    {**config.params(), **provider.params, "skipped_languages": skipped},
+                    default=str,
+                ),
             ),
         )
     done = store.finished_keys(con, rid)

@@ -73,6 +73,9 @@ def write_run_report(
             stored_pairs(store.run_results(con, compare_with)), stored_pairs(rows)
         )
         payload["comparison"] = comparison_dict(other.run_id, run.run_id, comparison)
+    if skipped_languages is None:
+        skipped_languages = json.loads(run.params or "{}").get("skipped_languages") or {}
+    payload["skipped_languages"] = skipped_languages
     planted = planted_pass1(run, summary.per_task) if run.simulated else None
     if planted is not None:
         payload["planted_pass_at_1"] = planted
