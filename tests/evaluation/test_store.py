@@ -243,3 +243,15 @@ def test_simulated_pass_at_1_recovers_the_planted_rate(
     assert f"{100 * planted:.2f} %" in path.read_text()
     lo, hi = payload["pass_at_k_ci"]["pass@1"]
     assert lo <= measured <= hi
+
+
+def test_a_run_without_samples_still_reports(con: duckdb.DuckDBPyConnection) -> None:
+    store.start_run(con, _run("empty"))
+    store.close_run(con, "empty", status="failed", error="EndpointError: gave up")
+    run = store.get_run(con, "empty")
+    summary = summarise_run(run, store.run_results(con, "empty"))
+    assert summary.samples == 0 and summary.pass_at_k[0].status == "no_tasks"
+    text = render_report(summary)
+    assert "No sample was evaluated." in text
+    assert "**Error:** EndpointError: gave up" in text
+    assert summary.to_dict()["pass_at_k"] == {"pass@1": None, "pass@2": None}

@@ -262,7 +262,7 @@ def render_report(
     run = summary.run
     ks = run.ks or [1]
     limit = "calibrated per task" if run.timeout_s is None else f"{run.timeout_s:g} s CPU"
-    sim = " — **SIMULATED model: these numbers measure the simulator, not a real LLM**"
+    sim = " — **the numbers below measure the simulator, not a real LLM**"
     lines = [
         f"# Evaluation report: {run.run_id}",
         "",
@@ -330,7 +330,9 @@ def render_report(
         "### An example of each failure class",
         "",
     ]
-    if not summary.examples:
+    if summary.samples == 0:
+        lines += ["No sample was evaluated.", ""]
+    elif not summary.examples:
         lines += ["Every sample passed.", ""]
     for cls, ex in summary.examples.items():
         where = (
