@@ -219,11 +219,14 @@ def test_endpoint_failure_exits_3_and_resume_finishes(
         "1",
         "--max-retries",
         "1",
+        "--stop",
+        "\\nclass ",
         "--json",
         home=tmp_path,
         check=False,
     )
     assert proc.returncode == 3, proc.stderr
+    assert all(body["stop"] == ["\nclass "] for _, body in server.requests)
     res = json.loads(proc.stdout)
     assert res["status"] == "failed" and res["n_samples"] == 3
     assert "gave up after" in " ".join(proc.stderr.split())

@@ -103,6 +103,14 @@ def run(
     k: Annotated[str, typer.Option("--k", help="The k of pass@k, comma-separated.")] = "1",
     temperature: Annotated[float, typer.Option(min=0.0, help="openai: temperature.")] = 0.2,
     max_tokens: Annotated[int, typer.Option(min=1, help="openai: max tokens.")] = 512,
+    stop: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stop",
+            help="openai: a stop sequence (repeatable, at most 4; default for --api "
+            "completions: per-language ones such as '\\ndef ').",
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="openai: parallel requests.")] = 4,
     max_retries: Annotated[
         int, typer.Option(min=0, help="openai: retries of a 429/5xx/time-out before giving up.")
@@ -171,6 +179,7 @@ def run(
         api=api,
         temperature=temperature,
         max_tokens=max_tokens,
+        stop=tuple(s.encode().decode("unicode_escape") for s in stop) if stop else None,
         concurrency=concurrency,
         max_retries=max_retries,
         request_timeout_s=request_timeout,

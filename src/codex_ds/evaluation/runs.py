@@ -69,6 +69,7 @@ class RunConfig:
     api: str = "chat"
     temperature: float = 0.2
     max_tokens: int = 512
+    stop: tuple[str, ...] | None = None  # None: per-language defaults (completions API)
     concurrency: int = 4
     request_timeout_s: float = 60.0
     max_retries: int = 5
@@ -82,6 +83,7 @@ class RunConfig:
             "api": self.api,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            "stop": list(self.stop) if self.stop is not None else None,
             "languages": list(self.languages) if self.languages else None,
             "limit_tasks": self.limit_tasks,
         }
@@ -135,6 +137,7 @@ def provider_for(config: RunConfig, cache_dir: Path | None) -> Provider:
         api=config.api,  # type: ignore[arg-type]
         temperature=config.temperature,
         max_tokens=config.max_tokens,
+        stop=config.stop,
         concurrency=config.concurrency,
         timeout_s=config.request_timeout_s,
         max_retries=config.max_retries,
@@ -155,6 +158,7 @@ def config_from_run(run: store.EvalRun) -> RunConfig:
         api=params.get("api") or "chat",
         temperature=float(params.get("temperature", 0.2)),
         max_tokens=int(params.get("max_tokens", 512)),
+        stop=tuple(params["stop"]) if params.get("stop") is not None else None,
         languages=tuple(params["languages"]) if params.get("languages") else None,
         limit_tasks=params.get("limit_tasks"),
     )
