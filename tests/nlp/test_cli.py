@@ -113,3 +113,45 @@ def test_report_and_classifier_on_a_simulated_warehouse(small_warehouse) -> None
     assert trends["complexity"]["covers_planted"] is True
     assert payload["requirements"]["score"]["overall"]["recall"] >= 0.8
     assert "not measured" in payload["telemetry"]["alignment"]
+
+
+def test_report_on_an_evaluation_run(small_warehouse, tmp_path: Path, humaneval_prompts) -> None:
+    """The evaluation section from cached verdicts: reference solutions pass, empty bodies
+    fail; every number comes from these 40 samples."""
+    import shutil
+
+    from codex_ds.evaluation.tasks import load_humaneval
+    from codex_ds.nlp import store
+
+    home = tmp_path / "ws"
+    home.mkdir()
+    shutil.copy(small_warehouse.warehouse, home / "warehouse.duckdb")
+    tasks = sorted(load_humaneval().values(), key=lambda t: int(t.task_id.split("/")[1]))[:20]
+    samples, verdicts = [], []
+    for t in tasks:
+        for i, (completion, ok) in enumerate(((t.canonical_solution, True), ("    pass\n", False))):
+            samples.append({"task_id": t.task_id, "completion": completion})
+            verdicts.append(
+                {
+                    "task_id": t.task_id,
+                    "sample_index": i,
+                    "passed": ok,
+                    "failure_class": "passed" if ok else "logical",
+                    "exception_type": None,
+                    "detail": "" if ok else "AssertionError: test 0 failed",
+                }
+            )
+    sfile = tmp_path / "run.jsonl"
+    sfile.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    store.write_verdicts(home / "nlp" / "verdicts" / "run.jsonl", verdicts)
+    code, out, err = invoke(home, "nlp", "report", "--samples", str(sfile), "--json")
+    assert code == 0, err
+    e = json.loads(out)["evaluation"]
+    assert (e["samples"], e["tasks"], e["pass_rate"]) == (40, 20, 0.5)
+    # every task passes half its samples: no variation in pass rate, so no correlation
+    assert all(c["error"] == "no variation" for c in e["correlations"])
+    assert sum(b["n"] for b in e["quartiles"]) == 40
+    loc = next(d for d in e["code_features"] if d["measure"] == "loc")
+    assert loc["difference"] < 0  # `pass` is shorter than every reference solution
+    assert {k["kind"] for k in e["requirement_kinds"]} >= {"return", "example"}
+    assert "Pass rate against prompt features" in (home / "reports" / "nlp.md").read_text()

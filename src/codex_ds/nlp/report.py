@@ -27,7 +27,14 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from codex_ds.nlp import analysis, failure_classifier, requirements, similarity, store
+from codex_ds.nlp import (
+    analysis,
+    code_features,
+    failure_classifier,
+    requirements,
+    similarity,
+    store,
+)
 
 Progress = Callable[[str, float], None]
 TREND_FEATURES = ("complexity", "n_constraints", "n_edge_cases", "n_examples", "nesting")
@@ -40,6 +47,8 @@ TASK_FEATURES = (
     "n_identifiers",
     "readability",
 )
+#: AST features of completions compared between failing and passing samples.
+CODE_FEATURES = ("loc", "loops", "branches", "calls", "comprehensions", "max_depth", "recursion")
 #: What the simulator plants between prompt text and acceptance: nothing. The comment text
 #: is drawn from its templates independently of the suggestion's outcome
 #: (telemetry/simulate.py, ``_make_prompts``), so every true slope is 0.
@@ -213,6 +222,21 @@ def _alignment(
             by_kind[kind].append((c, bool(v["passed"]), t))
     passed = [bool(v["passed"]) for v in rows]
     groups = [str(v["task_id"]) for v in rows]
+    # a completion is the body of the prompt's function: parse the program prompt + completion
+    programs = [t + c for t, c in zip(texts, codes, strict=True)]
+    features: dict[str, code_features.CodeFeatures] = {}
+    for prog in set(programs):
+        features[prog] = code_features.code_features(prog)
+    code_rows = []
+    for name in CODE_FEATURES:
+        vals = [
+            float(getattr(features[p], name)) if features[p].status == "ok" else float("nan")
+            for p in programs
+        ]
+        code_rows.append(
+            analysis.cluster_difference(name, vals, passed, groups, seed=seed).as_dict()
+        )
+    unparsable = sum(1 for p in programs if features[p].status != "ok")
     kinds = []
     for kind in requirements.REQUIREMENT_KINDS:
         items = by_kind.get(kind, [])
@@ -238,6 +262,8 @@ def _alignment(
             ).as_dict(),
         ],
         "requirement_kinds": kinds,
+        "code_features": code_rows,
+        "code_unparsable": unparsable,
     }
 
 

@@ -260,6 +260,26 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
                 )
             )
             out.append("")
+            if e.get("code_features"):
+                out += [
+                    "AST features of prompt + completion, failing minus passing samples (programs "
+                    f"that do not parse, {_f(e['code_unparsable'])}, left out; tasks resampled):",
+                    "",
+                    md_table(
+                        ["feature", "mean failing", "mean passing", "difference", "95 % CI"],
+                        [
+                            (
+                                d["measure"],
+                                _f(d["mean_failing"], 2),
+                                _f(d["mean_passing"], 2),
+                                _f(d["difference"], 2),
+                                _ci(d["ci_low"], d["ci_high"]),
+                            )
+                            for d in e["code_features"]
+                        ],
+                    ),
+                    "",
+                ]
         elif e.get("alignment_note"):
             out += [f"Alignment: {e['alignment_note']}.", ""]
     f = payload.get("failures")
