@@ -27,9 +27,12 @@ EXIT_BAD_INPUT = 2
 def _connect(ctx: typer.Context) -> Any:
     ws = state(ctx).workspace
     try:
-        return db.connect(ws.warehouse, read_only=True)
+        con = db.connect(ws.warehouse, read_only=True)
     except db.WarehouseError as exc:
         raise fail(str(exc)) from None
+    # DuckDB draws its own progress bar on stdout for queries over 2 s: it would break --json
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _truth(ctx: typer.Context) -> dict[str, Any]:
