@@ -3,7 +3,6 @@ failure-message classifier and the NLP report."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -385,7 +384,6 @@ def report_cmd(
         out.print(
             f"Evaluation run {e['run']}: {e['samples']:,} samples, pass rate {e['pass_rate']:.3f}."
         )
-    _ = json  # payload is JSON-ready
 
 
 def register(parent: typer.Typer) -> None:

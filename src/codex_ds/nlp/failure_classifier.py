@@ -297,7 +297,7 @@ def study(
         kind = "real evaluation messages, tasks held out"
     else:
         train, test = split_by_group(simulated, test_share=test_share, seed=seed)
-        kind = "simulated telemetry messages only (no real messages given), groups held out"
+        kind = "simulated telemetry messages only (no real failure messages), groups held out"
     if not test or not train:
         raise ValueError("not enough messages to split into training and held-out sets")
     train = dedupe(train)

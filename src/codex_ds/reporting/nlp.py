@@ -19,6 +19,12 @@ def _f(x: Any, digits: int = 3) -> str:
     return str(x)
 
 
+def _p(x: Any) -> str:
+    if x is None:
+        return "–"
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"
+
+
 def _ci(lo: Any, hi: Any) -> str:
     return "–" if lo is None else f"[{_f(lo)}, {_f(hi)}]"
 
@@ -125,7 +131,7 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
                             _f(d["slope"], 4),
                             _ci(d["ci_low"], d["ci_high"]),
                             _f(d["odds_ratio"], 3),
-                            _f(d["p_value"], 3),
+                            _p(d["p_value"]),
                             _f(d["covers_planted"]),
                             d["error"] or "",
                         )
@@ -151,8 +157,11 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
             )
         out += ["", f"Alignment on telemetry: {t['alignment']}.", ""]
     e = payload.get("evaluation")
-    out += ["## Pass rate against prompt features (evaluation)", ""]
-    if not e:
+    if "evaluation" in payload:
+        out += ["## Pass rate against prompt features (evaluation)", ""]
+    if "evaluation" not in payload:
+        pass  # a partial report (classify-failures) has no evaluation section
+    elif not e:
         out += [payload.get("evaluation_note", "No evaluation run was given."), ""]
     else:
         out.append(
@@ -171,7 +180,7 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
                         c["tasks"],
                         _f(c["rho"]),
                         _ci(c["ci_low"], c["ci_high"]),
-                        _f(c["p_value"]),
+                        _p(c["p_value"]),
                         c["error"] or "",
                     )
                     for c in e["correlations"]
