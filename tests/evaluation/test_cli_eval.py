@@ -259,3 +259,34 @@ def test_missing_toolchains_are_skipped_with_the_reason(tmp_path: Path) -> None:
     assert any(line.startswith("- **Skipped javascript:** node not found") for line in head)
     again = run_cli("eval", "report", res["run_id"], "--json", home=tmp_path)
     assert set(json.loads(again.stdout)["skipped_languages"]) == {"javascript", "cpp"}
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_ctrl_c_keeps_finished_samples_and_names_the_resume_command(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "CODEX_DS_HOME": str(tmp_path), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codex_ds", "eval", "run", "--model", "simulated:v1",
+         "--n", "20", "--timeout", "1", "--no-lint"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    run_id = None
+    deadline = time.monotonic() + 120
+    while run_id is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if line.startswith("run "):
+            run_id = line.split()[1]
+    assert run_id is not None
+    time.sleep(4.0)  # let some verdicts arrive
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"codex-ds eval run --resume {run_id}" in " ".join(err.split())
+    runs = json.loads(run_cli("eval", "runs", "--json", home=tmp_path).stdout)
+    (run,) = runs
+    assert run["run_id"] == run_id and run["status"] == "failed"
+    assert 0 < run["samples_total"] < 20 * len(load_builtin())

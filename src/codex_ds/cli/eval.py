@@ -200,6 +200,13 @@ def run(
                     bars[stage] = prog.add_task(stage, total=total or None)
                 prog.update(bars[stage], completed=done, total=total or None)
 
+            started: list[str] = []
+
+            def on_start(run_id: str) -> None:
+                started.append(run_id)
+                if not as_json:
+                    err.print(f"run [bold]{run_id}[/]", highlight=False)
+
             try:
                 outcome = run_evaluation(
                     con,
@@ -207,7 +214,11 @@ def run(
                     resume=resume,
                     cache_dir=ws.home / "generation_cache",
                     progress=on_progress,
+                    on_start=on_start,
                 )
+            except KeyboardInterrupt:
+                hint = f"; resume with: codex-ds eval run --resume {started[0]}" if started else ""
+                raise fail(f"interrupted; the finished samples are stored{hint}", 130) from None
             except (GenerationError, TaskSetError, HumanEvalUnavailableError) as exc:
                 raise fail(str(exc)) from None
             except store.RunNotFoundError as exc:

@@ -213,6 +213,7 @@ def run_evaluation(
     cache_dir: Path | None = None,
     progress: RunProgress | None = None,
     verdict_cache: VerdictCache | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Run (or resume) one evaluation and store it; see the module docstring.
 
@@ -264,6 +265,8 @@ def run_evaluation(
             ),
         )
     done = store.finished_keys(con, rid)
+    if on_start is not None:
+        on_start(rid)
 
     def gen_progress(d: int, total: int) -> None:
         if progress is not None:
