@@ -110,6 +110,7 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
         "experiments",
         "monitors",
         "eval",
+        "nlp",
         "export_parquet",
     ]
     analytics = next(s for s in res["steps"] if s["name"] == "analytics")
@@ -122,6 +123,7 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
     assert (tmp_path / "reports" / "all.json").exists()
     assert "# Experiments" in (tmp_path / "reports" / "experiments.md").read_text()
     assert "# Monitors and alerts" in (tmp_path / "reports" / "monitors.md").read_text()
+    assert "## Failure-message classifier" in (tmp_path / "reports" / "nlp.md").read_text()
     assert any((tmp_path / "parquet" / "suggestions").iterdir())
 
 
