@@ -16,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from codex_ds.evaluation.metrics import PassAtKEstimate, RunComparison, pass_at_k_summary
+from codex_ds.evaluation.metrics import (
+    PassAtKEstimate,
+    RunComparison,
+    pass_at_k,
+    pass_at_k_summary,
+)
 from codex_ds.evaluation.store import EvalRun
 from codex_ds.reporting.markdown import md_table
 
@@ -64,6 +69,17 @@ class RunSummary:
     def pass_at_k_dict(self) -> dict[str, float | None]:
         return {f"pass@{e.k}": e.value for e in self.pass_at_k}
 
+    def per_task_pass_at_k(self) -> dict[str, dict[str, Any]]:
+        """task -> {"n", "c", "pass@k" for every k with n >= k}."""
+        out: dict[str, dict[str, Any]] = {}
+        for task, (n, c) in self.per_task.items():
+            row: dict[str, Any] = {"n": n, "c": c}
+            for e in self.pass_at_k:
+                if e.k <= n:
+                    row[f"pass@{e.k}"] = float(pass_at_k(n, c, e.k))
+            out[task] = row
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run.run_id,
@@ -89,6 +105,7 @@ class RunSummary:
             "by_language": {g.name: _group_dict(g) for g in self.by_language},
             "by_category": {g.name: _group_dict(g) for g in self.by_category},
             "quality": self.quality,
+            "per_task": self.per_task_pass_at_k(),
             "error": self.run.error,
         }
 
@@ -308,6 +325,10 @@ def render_report(
         "",
         _group_table(summary.by_category, "category", ks),
         "",
+        "## Hardest tasks",
+        "",
+        _hardest(summary),
+        "",
         "## Failure distribution",
         "",
         md_table(
@@ -403,6 +424,14 @@ def render_report(
         "",
     ]
     return "\n".join(lines)
+
+
+def _hardest(summary: RunSummary, limit: int = 10) -> str:
+    ranked = sorted(summary.per_task.items(), key=lambda item: (item[1][1] / item[1][0], item[0]))
+    rows = [[t, n, c, _pct(c / n)] for t, (n, c) in ranked[:limit] if n]
+    if not rows:
+        return "No task was evaluated."
+    return md_table(["task", "samples", "passed", "pass@1 %"], rows)
 
 
 def render_comparison(a: EvalRun, b: EvalRun, comparison: RunComparison) -> list[str]:
