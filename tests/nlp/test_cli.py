@@ -39,6 +39,8 @@ def test_prompts_on_bad_files(tmp_path: Path, content: bytes, status: str) -> No
     d = json.loads(out)
     assert d["status"] == status
     assert (d["note"] == "") == (status == "ok")
+    if status == "ok":
+        assert {"xs", "sum", "empty"} <= set(d["keywords"])
     code, out, _ = invoke(tmp_path, "nlp", "requirements", "--file", str(f), "--json")
     assert code == 0 and "requirements" in json.loads(out)
 

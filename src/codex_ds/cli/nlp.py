@@ -76,19 +76,27 @@ def prompts(
     """Prompt complexity: of one prompt (--text/--file), or of every prompt in the warehouse
     and every HumanEval and built-in task prompt, written to table prompt_features.
 
-    --json prints the features of the prompt, or {"written": {source: rows}, "by_status"}.
+    --json prints the features of the prompt (with its TF-IDF keywords against the benchmark
+    prompts and a note on its status), or {"written": {source: rows}, "by_status"}.
     """
     from codex_ds.nlp import prompts as P
 
     if text is not None or file is not None:
         t = _read_text(text, file, "prompt")
+        from codex_ds.nlp import similarity, store
+
         c = P.prompt_complexity(t)
-        d = c.as_dict()
+        d: dict[str, Any] = c.as_dict()
         d["note"] = _status_note(c.status)
+        # keywords: the prompt's terms weighted by TF-IDF against the benchmark prompts
+        reference = [b.text for b in store.benchmark_prompts()[0]]
+        d["keywords"] = similarity.top_keywords([t, *reference], k=8)[0]
         if as_json:
             emit_json(d)
             return
-        out.print(mapping_table("Prompt complexity", {k: v for k, v in d.items() if k != "note"}))
+        shown = {k: v for k, v in d.items() if k not in ("note", "keywords")}
+        shown["keywords"] = ", ".join(d["keywords"]) or "–"
+        out.print(mapping_table("Prompt complexity", shown))
         if d["note"]:
             err.print(f"[yellow]note:[/] {d['note']}")
         return
