@@ -108,6 +108,7 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
         "warehouse_report",
         "analytics",
         "experiments",
+        "rollout",
         "monitors",
         "eval",
         "nlp",
@@ -122,6 +123,7 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
     assert (tmp_path / "reports" / "warehouse.md").exists()
     assert (tmp_path / "reports" / "all.json").exists()
     assert "# Experiments" in (tmp_path / "reports" / "experiments.md").read_text()
+    assert "# Staged rollout" in (tmp_path / "reports" / "rollout.md").read_text()
     assert "# Monitors and alerts" in (tmp_path / "reports" / "monitors.md").read_text()
     assert "## Failure-message classifier" in (tmp_path / "reports" / "nlp.md").read_text()
     assert any((tmp_path / "parquet" / "suggestions").iterdir())

@@ -409,3 +409,18 @@ def test_pipeline_step_writes_the_report(regression: Sim, tmp_path: Path) -> Non
     assert "## Against the simulator's ground truth" in text
     payload = json.loads((ws.reports / "rollout.json").read_text())
     assert payload["ground_truth"]["first_step_with_power_80"] == payload["stopped_at"]
+
+
+def test_cli_simulate_plants_the_latency_regression(tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        app,
+        [
+            *("--home", str(tmp_path), "simulate", "--users", "200", "--days", "8"),
+            *("--v2-latency-factor", "1.2", "--json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())["experiments"][0]
+    assert truth["v2_latency_factor"] == 1.2
+    assert 0.15 < truth["true_relative_latency_change"] < 0.2
+    assert truth["latency_guardrail_regression"]["beyond_5_percent_margin"]

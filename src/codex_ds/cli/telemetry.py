@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,17 @@ def simulate(
     srm: Annotated[
         bool, typer.Option("--srm", help="Plant a sample-ratio mismatch in the A/B experiment.")
     ] = False,
+    v2_latency_factor: Annotated[
+        float | None,
+        typer.Option(
+            "--v2-latency-factor",
+            min=0.01,
+            help="Latency of model v2 = v1 x this factor (default 1.03: within the 5 % "
+            "guardrail; 1.10 plants a guardrail regression that `codex-ds rollout evaluate` "
+            "must stop). The true change of mean latency goes to ground_truth.json.",
+            show_default=False,
+        ),
+    ] = None,
     anomaly: Annotated[
         list[str] | None,
         typer.Option(
@@ -57,8 +69,15 @@ def simulate(
     try:
         planted = tuple(sim.PlantedAnomaly.parse(a) for a in anomaly or ())
         config = sim.SimulationConfig(
-            users=users, days=days, seed=seed, start=first_day, srm=srm, anomalies=planted
+            users=users,
+            days=days,
+            seed=seed,
+            start=first_day,
+            srm=srm,
+            anomalies=planted,
         )
+        if v2_latency_factor is not None:
+            config = dataclasses.replace(config, v2_latency_factor=v2_latency_factor)
     except ValueError as exc:
         raise fail(f"--anomaly: {exc}" if anomaly else str(exc), 2) from None
     with progress_bar(not as_json) as prog:
