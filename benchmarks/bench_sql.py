@@ -419,6 +419,7 @@ def markdown(
 ) -> str:
     total_sql = sum(r[1] for r in rows)
     total_pd = sum(r[2] for r in rows)
+    verdict = "met" if suite <= TARGET_SUITE_S else "MISSED"
     lines = [
         f"Warehouse: {counts['suggestions']:,} suggestion events ({counts['sessions']:,} "
         f"sessions, {counts['persistence']:,} persistence checks, {counts['runs']:,} runs, "
@@ -428,7 +429,7 @@ def markdown(
         f"**Whole suite ({n_queries} queries, `codex-ds sql run --all` equivalent): median "
         f"{suite:.1f} s of {len(suite_times)} runs ("
         + ", ".join(f"{t:.1f}" for t in suite_times)
-        + f" s); target ≤ {TARGET_SUITE_S:g} s: {'met' if suite <= TARGET_SUITE_S else 'MISSED'}.**",
+        + f" s); target ≤ {TARGET_SUITE_S:g} s: {verdict}.**",
         "",
         "Slowest queries (last run): "
         + ", ".join(f"`{r.query}` {r.seconds:.2f} s" for r in slowest)

@@ -44,7 +44,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -351,21 +351,22 @@ def _evaluate_series(
     for t in range(first, len(days)):
         if np.isnan(s.y[t]) and s.volume[t] == 0:
             continue  # no row for this dimension value on this day
-        base = {
-            "day": days[t],
-            "monitor": spec.name,
-            "dimension": dimension,
-            "dimension_value": dim_value,
-            "value": None if np.isnan(s.value[t]) else float(s.value[t]),
-            "volume": int(s.volume[t]),
-        }
+        base = Evaluation(
+            day=days[t],
+            monitor=spec.name,
+            dimension=dimension,
+            dimension_value=dim_value,
+            status="ok",
+            value=None if np.isnan(s.value[t]) else float(s.value[t]),
+            volume=int(s.volume[t]),
+        )
         if not valid[t]:
-            evaluations.append(Evaluation(status="low_volume", **base))
+            evaluations.append(replace(base, status="low_volume"))
             continue
         lo = max(0, t - config.lookback_days)
         hist = np.flatnonzero(valid[lo:t]) + lo
         if len(hist) < config.min_history_days:
-            evaluations.append(Evaluation(status="warming_up", **base))
+            evaluations.append(replace(base, status="warming_up"))
             continue
         y = s.y
         # weekday offsets: each history day against the median of its own trailing week
@@ -404,7 +405,7 @@ def _evaluate_series(
         phi = max(1.0, mad * mad)
         scale = math.sqrt(phi * (v_t + config.baseline_variance_factor * _median(v_hist)))
         if not scale > 0:  # a sparsity of 0 (constant latency): nothing to compare against
-            evaluations.append(Evaluation(status="warming_up", **base))
+            evaluations.append(replace(base, status="warming_up"))
             continue
         z = (float(y[t]) - b) / scale
         sign = 1.0 if spec.direction == "up" else -1.0
@@ -418,12 +419,12 @@ def _evaluate_series(
         value = float(s.value[t])
         fired = (value - threshold) * sign > 0
         evaluations.append(
-            Evaluation(
+            replace(
+                base,
                 status="alert" if fired else "ok",
                 baseline=baseline,
                 threshold=threshold,
                 z=z,
-                **base,
             )
         )
         if fired:
