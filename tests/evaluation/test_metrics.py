@@ -225,3 +225,22 @@ def test_compare_runs_pairs_samples_and_bootstraps_tasks() -> None:
     assert res.mcnemar.p_value < 1e-4 and res.bootstrap.p_value < 0.01  # type: ignore[operator]
     same = compare_runs(a, a, replicates=500)
     assert same.bootstrap.difference == 0.0 and same.mcnemar.status == "no_discordant_pairs"
+
+
+def test_lint_counts_run_ruff_once_for_python_and_light_rules_for_the_rest() -> None:
+    from codex_ds.evaluation.quality import lint_counts, ruff_available
+
+    if not ruff_available():
+        pytest.skip("ruff is not installed")
+    counts = lint_counts(
+        {
+            "clean": ("python", "def f(x):\n    return x\n", "    return x\n"),
+            "two": ("python", "import os\n\n\ndef f(x):\n    return y\n", "    return y\n"),
+            "broken": ("python", "def f(:\n", ""),
+            "js": ("javascript", "", "var x = a == b;\n"),
+        }
+    )
+    assert counts["clean"] == 0
+    assert counts["two"] == 2  # F401 os unused, F821 y undefined
+    assert counts["broken"] is not None and counts["broken"] >= 1  # invalid syntax
+    assert counts["js"] == 2
