@@ -135,3 +135,13 @@ def test_macro_f1_on_held_out_real_messages(shared_data: Path, small_warehouse) 
     assert st.held_out_kind.startswith("real")
     assert st.held_out.macro_f1 is not None and st.held_out.macro_f1 >= 0.9
     assert st.held_out.macro_f1 > st.baseline.macro_f1
+
+
+def test_warehouse_without_evaluation_tables_has_no_runs() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        assert store.warehouse_eval_runs(con) == []
+    finally:
+        con.close()

@@ -287,6 +287,7 @@ def study(
     test_share: float = 0.3,
     seed: int = 0,
     progress: Progress | None = None,
+    real_kind: str = "real evaluation messages",
 ) -> FailureStudy:
     """Train on real messages of the training tasks plus all simulated messages; evaluate on
     the real messages of held-out tasks. Without real messages, hold out simulated groups
@@ -294,7 +295,7 @@ def study(
     if real:
         train_real, test = split_by_group(real, test_share=test_share, seed=seed)
         train = [*train_real, *simulated]
-        kind = "real evaluation messages, tasks held out"
+        kind = f"{real_kind}, tasks held out"
     else:
         train, test = split_by_group(simulated, test_share=test_share, seed=seed)
         kind = "simulated telemetry messages only (no real failure messages), groups held out"

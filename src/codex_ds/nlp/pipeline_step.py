@@ -49,12 +49,14 @@ def run_nlp(
     payload["telemetry"] = report.telemetry_section(con)
     chosen = list(runs) if runs is not None else cached_runs(ws)
     real = []
+    real_kind = "real evaluation messages"
     largest: tuple[int, str, list[dict[str, Any]], Path] | None = None
     for name, vfile, sfile in chosen:
         verdicts = store.read_verdicts(vfile)
         real += store.verdict_messages(verdicts)
         if largest is None or len(verdicts) > largest[0]:
             largest = (len(verdicts), name, verdicts, sfile)
+    stored = store.warehouse_eval_runs(con)
     if largest is not None:
         _, name, verdicts, sfile = largest
         completions = {
@@ -63,6 +65,29 @@ def run_nlp(
         }
         payload["evaluation"] = report.evaluation_section(
             con, verdicts, completions, run_name=name, seed=seed
+        )
+    elif stored:
+        # no run of real completions cached: use the warehouse's evaluation runs (the eval
+        # step of `codex-ds all` stores runs of the simulated model; the report says so)
+        w = stored[0]
+        real = [m for s in stored for m in store.verdict_messages(s.verdicts)]
+        providers = sorted({s.provider for s in stored})
+        real_kind = (
+            "sandbox messages of the warehouse's evaluation runs (provider "
+            + ", ".join(providers)
+            + ")"
+        )
+        payload["evaluation"] = report.evaluation_section(
+            con,
+            w.verdicts,
+            w.completions,
+            run_name=f"{w.run_id} (warehouse, provider {w.provider})",
+            seed=seed,
+        )
+        payload["evaluation_note"] = (
+            "Completions of the warehouse's evaluation run"
+            + (" come from the SIMULATED model" if w.provider == "simulated" else "")
+            + "; for real completions run `codex-ds nlp report --samples FILE`."
         )
     else:
         payload["evaluation"] = None
@@ -73,7 +98,9 @@ def run_nlp(
         )
     if progress is not None:
         progress("failure classifier", 0.0)
-    payload["failures"] = report.failures_section(real, store.telemetry_messages(con), seed=seed)
+    payload["failures"] = report.failures_section(
+        real, store.telemetry_messages(con), seed=seed, real_kind=real_kind
+    )
     payload["embeddings"] = report.embeddings_section()
     ws.reports.mkdir(parents=True, exist_ok=True)
     md = ws.reports / "nlp.md"

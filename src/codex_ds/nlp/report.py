@@ -273,11 +273,14 @@ def failures_section(
     *,
     seed: int = 0,
     progress: Progress | None = None,
+    real_kind: str = "real evaluation messages",
 ) -> dict[str, Any]:
     if not real and not simulated:
         return {"error": "no failure messages: no failed runs and no verdicts"}
     try:
-        st = failure_classifier.study(real, simulated, seed=seed, progress=progress)
+        st = failure_classifier.study(
+            real, simulated, seed=seed, progress=progress, real_kind=real_kind
+        )
     except ValueError as exc:
         return {"error": str(exc)}
     d = st.as_dict()

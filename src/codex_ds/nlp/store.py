@@ -157,6 +157,42 @@ def acceptance_groups(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return catalog.run(con, q).table
 
 
+@dataclass(frozen=True)
+class WarehouseRun:
+    """An evaluation run stored in the warehouse (eval_runs / eval_results)."""
+
+    run_id: str
+    provider: str
+    verdicts: list[dict[str, Any]]
+    completions: dict[tuple[str, int], str]
+
+
+def warehouse_eval_runs(con: duckdb.DuckDBPyConnection) -> list[WarehouseRun]:
+    """Every evaluation run in the warehouse, largest first; none when the evaluation tables
+    are absent (a warehouse made before them)."""
+    try:
+        rows = catalog.run(con, nlp_catalog().get("eval_samples")).table.to_pylist()
+    except duckdb.CatalogException:
+        return []
+    runs: dict[str, WarehouseRun] = {}
+    for r in rows:
+        run = runs.setdefault(
+            str(r["run_id"]), WarehouseRun(str(r["run_id"]), str(r["provider"]), [], {})
+        )
+        run.verdicts.append(
+            {
+                "task_id": r["task_id"],
+                "sample_index": int(r["sample_index"]),
+                "passed": bool(r["passed"]),
+                "failure_class": r["failure_class"],
+                "exception_type": r["exception_type"],
+                "detail": r["detail"] or "",
+            }
+        )
+        run.completions[(str(r["task_id"]), int(r["sample_index"]))] = str(r["completion"] or "")
+    return sorted(runs.values(), key=lambda w: (-len(w.verdicts), w.run_id))
+
+
 def telemetry_prompts_count(con: duckdb.DuckDBPyConnection) -> int:
     row = con.execute("SELECT COUNT(*) FROM prompts").fetchone()
     return int(row[0]) if row else 0

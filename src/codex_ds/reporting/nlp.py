@@ -164,6 +164,8 @@ def render_nlp_report(payload: dict[str, Any]) -> str:
     elif not e:
         out += [payload.get("evaluation_note", "No evaluation run was given."), ""]
     else:
+        if payload.get("evaluation_note"):
+            out += [f"> {payload['evaluation_note']}", ""]
         out.append(
             f"Run `{e['run']}`: {_f(e['samples'])} samples on {e['tasks']} tasks "
             f"({e['tasks_with_features']} with prompt features), pass rate {_f(e['pass_rate'])}. "
