@@ -3,15 +3,17 @@
 For each size in ``--events`` it writes a JSONL file of suggestions (plus the users and
 sessions they reference, ingested first and timed apart), then measures in the same run:
 
-* **ours**: :func:`codex_ds.telemetry.ingest.ingest_paths` (parse, type, vocabulary,
-  range, timestamp, length, reference and duplicate checks; one transaction);
+* **ours**: :func:`codex_ds.telemetry.ingest.ingest_paths` (parse, strict type, vocabulary,
+  range, timestamp, length, row-rule, reference and duplicate checks; file hash; one
+  transaction);
 * **baseline**: ``pandas.read_json(lines=True, chunksize=...)`` and an ``INSERT`` of
   each frame into the same DuckDB table, with no validation at all.
 
 Each run loads into a fresh warehouse. The target is 500,000 events/s for ours. For
 context it also times DuckDB's own ``read_json`` straight into the table (no checks, no
 line numbers: a ceiling, not a baseline) and prints the machine's load average, since
-on a shared machine other processes change the figures.
+on a shared machine other processes change the figures; the process CPU seconds of ours
+and of DuckDB's reader (all threads) are printed too, as they depend less on that load.
 Prints a markdown table and one JSON line; ``--record`` writes the table into
 docs/benchmarks.md (see benchmarks/record.py).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -96,20 +99,28 @@ def write_fixture(folder: Path, events: int) -> tuple[Path, Path, Path]:
     return users_path, sessions_path, suggestions_path
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process so far (user + system, every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_ours(warehouse: Path, parents: list[Path], suggestions: Path) -> dict[str, float]:
     con = db.connect(warehouse)
     try:
         t0 = time.perf_counter()
         ingest_paths(con, parents)
         t1 = time.perf_counter()
+        c1 = cpu_seconds()
         report = ingest_paths(con, [suggestions])
         t2 = time.perf_counter()
+        cpu = cpu_seconds() - c1
         loaded = report.totals["loaded"]
         if report.exit_code != 0 or loaded == 0:
             raise SystemExit(f"ingest did not load cleanly: {report.to_dict()}")
     finally:
         con.close()
-    return {"parents_s": t1 - t0, "seconds": t2 - t1, "rows": float(loaded)}
+    return {"parents_s": t1 - t0, "seconds": t2 - t1, "rows": float(loaded), "cpu_s": cpu}
 
 
 def run_baseline(warehouse: Path, parents: list[Path], suggestions: Path) -> dict[str, float]:
@@ -142,14 +153,16 @@ def run_native(warehouse: Path, parents: list[Path], suggestions: Path) -> dict[
     try:
         ingest_paths(con, parents)
         t0 = time.perf_counter()
+        c0 = cpu_seconds()
         row = con.execute(
             f"INSERT INTO suggestions SELECT * FROM read_json('{suggestions}', "
             f"format = 'newline_delimited', columns = {columns})"
         ).fetchone()
         seconds = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
     finally:
         con.close()
-    return {"seconds": seconds, "rows": float(row[0] if row else 0)}
+    return {"seconds": seconds, "rows": float(row[0] if row else 0), "cpu_s": cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio": round(ours_rate / base_rate, 2) if base else None,
                 "native_s": round(native["seconds"], 2),
                 "native_events_per_s": round(native["rows"] / native["seconds"]),
+                "ours_cpu_s_per_m": round(ours["cpu_s"] / (ours["rows"] / 1e6), 2),
+                "native_cpu_s_per_m": round(native["cpu_s"] / (native["rows"] / 1e6), 2),
                 "load_avg_1min": round(os.getloadavg()[0], 1),
                 "target_met": ours_rate >= TARGET_EVENTS_PER_S,
             }
@@ -202,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
 
     header = (
         "| events | file | ours (validated) | events/s | pandas read_json + insert | events/s "
-        "| ratio | ≥ 500k/s | DuckDB read_json, no checks | load avg |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"
+        "| ratio | ≥ 500k/s | DuckDB read_json, no checks | CPU s per M: ours / read_json "
+        "| load avg |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|"
     )
     lines = [header]
     for r in results:
@@ -214,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['events']:,} | {r['file_mb']:,.0f} MB | {r['ours_s']:.1f} s | "
             f"{r['ours_events_per_s']:,} | {base_s} | {base_r} | {ratio} | "
             f"{'yes' if r['target_met'] else 'no'} | {r['native_events_per_s']:,}/s | "
+            f"{r['ours_cpu_s_per_m']:.2f} / {r['native_cpu_s_per_m']:.2f} | "
             f"{r['load_avg_1min']} |"
         )
     table = "\n".join(lines)
