@@ -118,7 +118,8 @@ def step_experiments(ctx: RunContext) -> StepResult:
 def step_nlp(ctx: RunContext) -> StepResult:
     """Prompt features into the warehouse; reports/nlp.md and .json (acceptance vs prompt
     features, failure-message classifier, requirement extraction; pass rate vs prompt features
-    when a real evaluation run is cached in the workspace by `codex-ds nlp report --samples`)."""
+    on a real evaluation run cached in the workspace by `codex-ds nlp report --samples`, else on
+    the warehouse's evaluation runs, whose provider the report names)."""
     from codex_ds.nlp.pipeline_step import run_nlp
 
     payload, md, js = run_nlp(ctx.con, ctx.workspace, progress=ctx.progress)
