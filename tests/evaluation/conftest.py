@@ -29,6 +29,7 @@ class OpenAICompatibleServer:
         self.tasks = {t.prompt: t for t in tasks.values()}
         self.plan = plan
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.max_choices = 1  # like llama.cpp, ignore the request's n unless raised
         self.per_prompt: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         outer = self
@@ -75,7 +76,10 @@ class OpenAICompatibleServer:
         choice["finish_reason"] = "stop"
         payload = {
             "id": "cmpl-test",
-            "choices": [choice],
+            "choices": [
+                {**choice, "index": i}
+                for i in range(max(1, min(int(body.get("n", 1)), self.max_choices)))
+            ],
             "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 7},
         }
         self._send(h, 200, {}, json.dumps(payload))

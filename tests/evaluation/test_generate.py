@@ -241,6 +241,23 @@ def test_openai_endpoint_yields_the_served_code_with_tokens_and_latency(
     )
 
 
+def test_openai_asks_for_several_choices_per_request_and_again_for_the_rest(
+    serve: Callable[..., Any], tasks: dict[str, Task]
+) -> None:
+    server = serve()
+    server.max_choices = 3  # a server that caps n
+    subset = dict(list(tasks.items())[:2])
+    provider = OpenAIProvider("m", base_url=server.base_url, samples_per_request=4)
+    gens = list(provider.generate(subset, 5))
+    assert sorted((g.sample.task_id, g.sample.sample_index) for g in gens) == sorted(
+        (t, i) for t in subset for i in range(5)
+    )
+    # per task: n=4 answered with 3 choices, n=1 for the fourth, n=1 for the fifth
+    assert sorted(body["n"] for _, body in server.requests) == sorted([4, 1, 1] * 2)
+    three = [g for g in gens if g.completion_tokens == round(7 / 3)]
+    assert len(three) == 3 * 2  # the response's 7 tokens split over its 3 choices
+
+
 def test_openai_retries_429_and_500_then_succeeds(
     serve: Callable[..., Any], tasks: dict[str, Task]
 ) -> None:

@@ -112,6 +112,14 @@ def run(
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="openai: parallel requests.")] = 4,
+    samples_per_request: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="openai: choices asked for in one request (the API's n; servers that return "
+            "fewer are asked again for the rest).",
+        ),
+    ] = 1,
     max_retries: Annotated[
         int, typer.Option(min=0, help="openai: retries of a 429/5xx/time-out before giving up.")
     ] = 5,
@@ -181,6 +189,7 @@ def run(
         max_tokens=max_tokens,
         stop=tuple(s.encode().decode("unicode_escape") for s in stop) if stop else None,
         concurrency=concurrency,
+        samples_per_request=samples_per_request,
         max_retries=max_retries,
         request_timeout_s=request_timeout,
         languages=tuple(language) if language else None,

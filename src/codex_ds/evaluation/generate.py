@@ -13,7 +13,8 @@ simulated candidate kind).
   and the line numbers.
 * ``openai:MODEL`` -- any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server)
   over ``/v1/chat/completions`` (default) or ``/v1/completions``: temperature, max tokens, stop
-  sequences; one request a sample, ``concurrency`` at a time on a thread pool; 429, 5xx,
+  sequences; ``samples_per_request`` choices a request (the API's ``n``; 1 by default, for
+  servers that ignore it), ``concurrency`` requests at a time on a thread pool; 429, 5xx,
   time-outs and connection errors are retried with exponential back-off (honouring
   ``Retry-After``); every finished sample is appended to a JSONL cache keyed by model, prompt,
   parameters and sample index, so a killed or failed run resumes where it stopped.
@@ -352,6 +353,7 @@ class OpenAIProvider:
     max_tokens: int = 512
     stop: tuple[str, ...] | None = None  # None: per-language defaults (completions API only)
     concurrency: int = 4
+    samples_per_request: int = 1  # the API's n: choices asked for in one request
     timeout_s: float = 60.0
     max_retries: int = 5
     backoff_s: float = 0.5
@@ -417,12 +419,12 @@ class OpenAIProvider:
             return self.stop
         return DEFAULT_STOP.get(task.language, ()) if self.api == "completions" else ()
 
-    def _request_body(self, task: Task) -> tuple[str, dict[str, Any]]:
+    def _request_body(self, task: Task, n: int = 1) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
             "model": self.model_name,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            "n": 1,
+            "n": n,
         }
         stop = self._stop(task)
         if stop:
@@ -436,10 +438,10 @@ class OpenAIProvider:
         body["prompt"] = task.prompt
         return "/completions", body
 
-    def _post(self, client: Any, task: Task) -> tuple[dict[str, Any], float]:
+    def _post(self, client: Any, task: Task, n: int = 1) -> tuple[dict[str, Any], float]:
         import httpx
 
-        path, body = self._request_body(task)
+        path, body = self._request_body(task, n)
         url = self.base_url.rstrip("/") + path
         last = ""
         for attempt in range(self.max_retries + 1):
@@ -475,28 +477,47 @@ class OpenAIProvider:
             f"{url}: {task.task_id}: gave up after {self.max_retries + 1} attempts; last: {last}"
         )
 
-    def _one(self, client: Any, task: Task, index: int) -> dict[str, Any]:
-        payload, latency = self._post(client, task)
-        choice = payload["choices"][0]
-        if self.api == "chat":
-            message = choice.get("message") or {}
-            raw = str(message.get("content") or "")
-            completion = completion_from_chat(task, raw)
-        else:
-            raw = str(choice.get("text") or "")
-            completion = normalise_completion(task, raw)
-        usage = payload.get("usage") or {}
-        return {
-            "key": self.cache_key(task, index),
-            "task_id": task.task_id,
-            "sample_index": index,
-            "completion": completion,
-            "raw": raw,
-            "finish_reason": choice.get("finish_reason"),
-            "prompt_tokens": usage.get("prompt_tokens"),
-            "completion_tokens": usage.get("completion_tokens"),
-            "latency_s": round(latency, 4),
-        }
+    def _batch(self, client: Any, task: Task, indices: list[int]) -> list[dict[str, Any]]:
+        """Samples ``indices`` of ``task``: ``len(indices)`` choices a request, asking again
+        for the rest when a server returns fewer choices than asked (llama.cpp ignores n).
+
+        With several choices in one response, completion tokens are the response's total
+        split evenly and the latency is the request's.
+        """
+        rows: list[dict[str, Any]] = []
+        remaining = list(indices)
+        while remaining:
+            payload, latency = self._post(client, task, len(remaining))
+            choices = payload["choices"][: len(remaining)]
+            usage = payload.get("usage") or {}
+            total_tokens = usage.get("completion_tokens")
+            for choice in choices:
+                index = remaining.pop(0)
+                if self.api == "chat":
+                    message = choice.get("message") or {}
+                    raw = str(message.get("content") or "")
+                    completion = completion_from_chat(task, raw)
+                else:
+                    raw = str(choice.get("text") or "")
+                    completion = normalise_completion(task, raw)
+                rows.append(
+                    {
+                        "key": self.cache_key(task, index),
+                        "task_id": task.task_id,
+                        "sample_index": index,
+                        "completion": completion,
+                        "raw": raw,
+                        "finish_reason": choice.get("finish_reason"),
+                        "prompt_tokens": usage.get("prompt_tokens"),
+                        "completion_tokens": (
+                            round(total_tokens / len(choices))
+                            if isinstance(total_tokens, int | float)
+                            else None
+                        ),
+                        "latency_s": round(latency, 4),
+                    }
+                )
+        return rows
 
     def generate(
         self, tasks: Mapping[str, Task], n: int, *, progress: Progress | None = None
@@ -509,19 +530,23 @@ class OpenAIProvider:
         import httpx
 
         cached = self._read_cache()
-        todo: list[tuple[Task, int]] = []
+        todo: list[tuple[Task, list[int]]] = []
         total = len(tasks) * n
         done = 0
+        per_request = max(1, self.samples_per_request)
         for task in tasks.values():
+            missing: list[int] = []
             for i in range(n):
                 row = cached.get(self.cache_key(task, i))
                 if row is None:
-                    todo.append((task, i))
+                    missing.append(i)
                     continue
                 done += 1
                 yield _generation(row, cached=True)
                 if progress is not None:
                     progress(done, total)
+            for start in range(0, len(missing), per_request):
+                todo.append((task, missing[start : start + per_request]))
         if not todo:
             return
         headers = {"Content-Type": "application/json"}
@@ -538,14 +563,14 @@ class OpenAIProvider:
                 httpx.Client(headers=headers, timeout=self.timeout_s) as client,
                 ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool,
             ):
-                pending: set[Future[dict[str, Any]]] = set()
+                pending: set[Future[list[dict[str, Any]]]] = set()
                 queue = iter(todo)
                 failure: EndpointError | None = None
 
                 def submit() -> None:
                     nxt = next(queue, None)
                     if nxt is not None:
-                        pending.add(pool.submit(self._one, client, nxt[0], nxt[1]))
+                        pending.add(pool.submit(self._batch, client, nxt[0], nxt[1]))
 
                 for _ in range(max(1, self.concurrency)):
                     submit()
@@ -554,18 +579,19 @@ class OpenAIProvider:
                     for fut in finished:
                         pending.discard(fut)
                         try:
-                            row = fut.result()
+                            rows = fut.result()
                         except EndpointError as exc:
                             failure = failure or exc
                             continue
-                        if cache_fh is not None:
-                            with lock:
-                                cache_fh.write(json.dumps(row) + "\n")
-                                cache_fh.flush()
-                        done += 1
-                        yield _generation(row, cached=False)
-                        if progress is not None:
-                            progress(done, total)
+                        for row in rows:
+                            if cache_fh is not None:
+                                with lock:
+                                    cache_fh.write(json.dumps(row) + "\n")
+                                    cache_fh.flush()
+                            done += 1
+                            yield _generation(row, cached=False)
+                            if progress is not None:
+                                progress(done, total)
                         if failure is None:
                             submit()
                 if failure is not None:
@@ -607,6 +633,7 @@ def make_provider(
     max_tokens: int = 512,
     stop: tuple[str, ...] | None = None,
     concurrency: int = 4,
+    samples_per_request: int = 1,
     timeout_s: float = 60.0,
     max_retries: int = 5,
     cache_dir: Path | None = None,
@@ -636,6 +663,7 @@ def make_provider(
             max_tokens=max_tokens,
             stop=stop,
             concurrency=concurrency,
+            samples_per_request=samples_per_request,
             timeout_s=timeout_s,
             max_retries=max_retries,
         )

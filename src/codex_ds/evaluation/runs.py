@@ -71,6 +71,7 @@ class RunConfig:
     max_tokens: int = 512
     stop: tuple[str, ...] | None = None  # None: per-language defaults (completions API)
     concurrency: int = 4
+    samples_per_request: int = 1
     request_timeout_s: float = 60.0
     max_retries: int = 5
     languages: tuple[str, ...] | None = None  # restrict the task set
@@ -84,6 +85,7 @@ class RunConfig:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "stop": list(self.stop) if self.stop is not None else None,
+            "samples_per_request": self.samples_per_request,
             "languages": list(self.languages) if self.languages else None,
             "limit_tasks": self.limit_tasks,
         }
@@ -139,6 +141,7 @@ def provider_for(config: RunConfig, cache_dir: Path | None) -> Provider:
         max_tokens=config.max_tokens,
         stop=config.stop,
         concurrency=config.concurrency,
+        samples_per_request=config.samples_per_request,
         timeout_s=config.request_timeout_s,
         max_retries=config.max_retries,
         cache_dir=cache_dir,
@@ -159,6 +162,7 @@ def config_from_run(run: store.EvalRun) -> RunConfig:
         temperature=float(params.get("temperature", 0.2)),
         max_tokens=int(params.get("max_tokens", 512)),
         stop=tuple(params["stop"]) if params.get("stop") is not None else None,
+        samples_per_request=int(params.get("samples_per_request") or 1),
         languages=tuple(params["languages"]) if params.get("languages") else None,
         limit_tasks=params.get("limit_tasks"),
     )
