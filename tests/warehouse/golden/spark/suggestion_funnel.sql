@@ -4,12 +4,19 @@ WITH requests AS (
     s.session_id,
     s.shown_at,
     CASE WHEN s.outcome <> 'not_shown' THEN 1 ELSE 0 END AS is_shown,
-    CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END AS is_accepted
+    CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END AS is_accepted,
+    CASE
+      WHEN s.outcome IN ('accepted', 'partially_accepted') AND NOT p.suggestion_id IS NULL
+      THEN 1
+      ELSE 0
+    END AS is_unchanged
   FROM suggestions AS s
   INNER JOIN sessions AS se
     ON se.session_id = s.session_id
   INNER JOIN users AS u
     ON u.user_id = s.user_id
+  LEFT JOIN persistence AS p
+    ON p.suggestion_id = s.suggestion_id AND p.check_after_s = 30 AND p.edit_ratio = 0
   WHERE
     (
       :start_date IS NULL OR CAST(s.shown_at AS DATE) >= :start_date
@@ -29,43 +36,36 @@ WITH requests AS (
     AND (
       :model_version IS NULL OR s.model_version = :model_version
     )
-), unchanged_30s AS (
+), test_runs AS (
   SELECT
-    r.suggestion_id
-  FROM requests AS r
-  INNER JOIN persistence AS p
-    ON p.suggestion_id = r.suggestion_id
-  WHERE
-    r.is_accepted = 1 AND p.check_after_s = 30 AND p.edit_ratio = 0
-), next_test AS (
-  SELECT
-    r.suggestion_id,
+    t.session_id,
+    t.ran_at,
     CASE WHEN t.compile_ok AND t.tests_failed = 0 THEN 1 ELSE 0 END AS passed,
-    ROW_NUMBER() OVER (PARTITION BY r.suggestion_id ORDER BY t.ran_at NULLS LAST, t.run_id NULLS LAST) AS run_rank
-  FROM requests AS r
-  INNER JOIN unchanged_30s AS c
-    ON c.suggestion_id = r.suggestion_id
-  INNER JOIN runs AS t
-    ON t.session_id = r.session_id AND t.kind = 'test' AND t.ran_at >= r.shown_at
-), flags AS (
+    LAG(t.ran_at) OVER (PARTITION BY t.session_id ORDER BY t.ran_at NULLS LAST, t.run_id NULLS LAST) AS previous_ran_at
+  FROM runs AS t
+  WHERE
+    t.kind = 'test'
+), passing AS (
   SELECT
-    r.is_shown,
-    r.is_accepted,
-    CASE WHEN NOT c.suggestion_id IS NULL THEN 1 ELSE 0 END AS is_unchanged,
-    CASE WHEN n.passed = 1 THEN 1 ELSE 0 END AS is_passing
+    CAST(COALESCE(SUM(t.passed), 0) AS BIGINT) AS tests_pass
   FROM requests AS r
-  LEFT JOIN unchanged_30s AS c
-    ON c.suggestion_id = r.suggestion_id
-  LEFT JOIN next_test AS n
-    ON n.suggestion_id = r.suggestion_id AND n.run_rank = 1
+  INNER JOIN test_runs AS t
+    ON t.session_id = r.session_id
+    AND r.shown_at <= t.ran_at
+    AND (
+      t.previous_ran_at IS NULL OR r.shown_at > t.previous_ran_at
+    )
+  WHERE
+    r.is_unchanged = 1
 ), totals AS (
   SELECT
     COUNT(*) AS opportunities,
-    CAST(SUM(is_shown) AS BIGINT) AS shown,
-    CAST(SUM(is_accepted) AS BIGINT) AS accepted,
-    CAST(SUM(is_unchanged) AS BIGINT) AS unchanged_30s,
-    CAST(SUM(is_passing) AS BIGINT) AS tests_pass
-  FROM flags
+    CAST(SUM(r.is_shown) AS BIGINT) AS shown,
+    CAST(SUM(r.is_accepted) AS BIGINT) AS accepted,
+    CAST(SUM(r.is_unchanged) AS BIGINT) AS unchanged_30s,
+    MAX(pa.tests_pass) AS tests_pass
+  FROM requests AS r
+  CROSS JOIN passing AS pa
 ), steps AS (
   SELECT
     1 AS step_order,
