@@ -285,7 +285,9 @@ def test_ground_truth_records_the_latency_change(clean: Sim, regression: Sim) ->
 
 
 def test_clean_rollout_reaches_full_exposure(clean: Sim) -> None:
-    result = rollout.evaluate(clean.con, detect=0.10)
+    calls: list[float] = []
+    result = rollout.evaluate(clean.con, detect=0.10, progress=lambda _, f: calls.append(f))
+    assert calls == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
     assert result.decision == "complete", result.reason
     assert [s.decision for s in result.steps] == ["advance"] * 4 + ["complete"]
     # the step windows tile the experiment's days, three each

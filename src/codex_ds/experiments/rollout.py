@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +74,7 @@ StepDecision = Literal["advance", "hold", "rollback", "invalid", "complete", "no
 RolloutDecision = Literal["complete", "hold", "rollback", "invalid"]
 Spending = Literal["pocock", "obrien_fleming"]
 Row = Mapping[str, Any]
+Progress = Callable[[str, float], None]
 
 DEFAULT_EXPOSURES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 1.0)
 
@@ -241,8 +242,11 @@ def load_steps(
     plan: RampPlan,
     experiment_id: str = "exp_model_v2",
     treatment: str | None = None,
+    progress: Progress | None = None,
 ) -> Replay:
-    """Run ``rollout_step_stats`` for every step with a control group (the only I/O)."""
+    """Run ``rollout_step_stats`` for every step with a control group (the only I/O).
+
+    ``progress(stage, fraction)`` is called after each step's query."""
     from codex_ds.warehouse import catalog
 
     def fail(code: str, message: str, **kw: Any) -> Replay:
@@ -322,6 +326,8 @@ def load_steps(
         offset += days
         if x >= 1.0:
             steps.append(StepData(x, 1.0, lo, hi))
+            if progress is not None:
+                progress(f"step {len(steps)} ({100 * x:g} %)", len(steps) / len(plan.exposures))
             continue
         params = {
             "experiment_id": experiment_id,
@@ -336,6 +342,8 @@ def load_steps(
         )
         complete = last is not None and hi <= last
         steps.append(StepData(x, x / share, lo, hi, rows, complete))
+        if progress is not None:
+            progress(f"step {len(steps)} ({100 * x:g} %)", len(steps) / len(plan.exposures))
     return Replay(**base, steps=tuple(steps))
 
 
@@ -774,11 +782,13 @@ def evaluate(
     experiment_id: str = "exp_model_v2",
     treatment: str | None = None,
     detect: float | None = None,
+    progress: Progress | None = None,
 ) -> RolloutResult:
     """Load the steps of ``experiment_id`` and walk the ramp."""
     plan = plan or RampPlan()
     gates = gates or GateConfig()
-    return evaluate_steps(load_steps(con, plan, experiment_id, treatment), plan, gates, detect)
+    replay = load_steps(con, plan, experiment_id, treatment, progress)
+    return evaluate_steps(replay, plan, gates, detect)
 
 
 def first_powered_step(result: RolloutResult, metric: str, power: float = 0.8) -> int | None:
