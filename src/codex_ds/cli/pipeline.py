@@ -22,7 +22,8 @@ def all_steps(
     Writes the warehouse, ground_truth.json, reports/ and the Parquet export into
     the workspace (--home). Steps: simulate, warehouse report, the analytics SQL
     suite (reports/analytics.md and one CSV per query), the experiments
-    (reports/experiments.md), Parquet export.
+    (reports/experiments.md), the daily monitors (reports/monitors.md; alerts are
+    findings, never a failure of `all`), Parquet export.
     """
     from codex_ds import pipeline
     from codex_ds.telemetry.simulate import SimulationConfig
