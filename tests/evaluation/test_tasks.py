@@ -90,25 +90,12 @@ def test_a_broken_task_file_names_the_file_and_the_problem(text: str, message: s
         _parse_language("python", text, "tasks/x.toml")
 
 
-def test_every_reference_passes_in_the_sandbox(builtin: dict[str, Task]) -> None:
-    """Each built-in reference solution passes its tests, in every language, through the
-    same sandbox and runner that judge model samples."""
-    from codex_ds.evaluation.languages import toolchain
-    from codex_ds.evaluation.runner import Sample, evaluate_samples
-
-    runnable = {k: t for k, t in builtin.items() if toolchain(t.language).available}
-    missing = {t.language for t in builtin.values()} - {t.language for t in runnable.values()}
-    samples = [Sample(k, t.canonical_solution) for k, t in runnable.items()]
-    verdicts = list(evaluate_samples(runnable, samples, timeout_s=5.0, workers=2))
-    failed = [(v.task_id, v.outcome, v.detail) for v in verdicts if not v.passed]
-    assert len(verdicts) == len(runnable)
-    assert failed == []
-    if missing:
-        pytest.skip(f"toolchain missing for {sorted(missing)}; the other languages passed")
-
-
-def test_the_tests_catch_a_wrong_answer_in_every_task(builtin: dict[str, Task]) -> None:
-    """A completion that returns a constant of the right type fails every task's tests."""
+def test_every_reference_passes_and_a_constant_answer_fails_in_the_sandbox(
+    builtin: dict[str, Task],
+) -> None:
+    """Each built-in reference passes its tests, in every language, through the sandbox and
+    runner that judge model samples; a completion returning a constant of the right type
+    fails every task (the tests can fail)."""
     from codex_ds.evaluation.languages import toolchain
     from codex_ds.evaluation.runner import Sample, evaluate_samples
 
@@ -118,6 +105,14 @@ def test_the_tests_catch_a_wrong_answer_in_every_task(builtin: dict[str, Task]) 
         "cpp": "    return {};\n}\n",
     }
     runnable = {k: t for k, t in builtin.items() if toolchain(t.language).available}
-    samples = [Sample(k, wrong[t.language]) for k, t in runnable.items()]
+    missing = {t.language for t in builtin.values()} - {t.language for t in runnable.values()}
+    samples = [Sample(k, t.canonical_solution, 0) for k, t in runnable.items()]
+    samples += [Sample(k, wrong[t.language], 1) for k, t in runnable.items()]
     verdicts = list(evaluate_samples(runnable, samples, timeout_s=5.0, workers=2))
-    assert [v.task_id for v in verdicts if v.passed] == []
+    assert len(verdicts) == 2 * len(runnable)
+    references = [v for v in verdicts if v.sample_index == 0]
+    constants = [v for v in verdicts if v.sample_index == 1]
+    assert [(v.task_id, v.outcome, v.detail) for v in references if not v.passed] == []
+    assert [v.task_id for v in constants if v.passed] == []
+    if missing:
+        pytest.skip(f"toolchain missing for {sorted(missing)}; the other languages passed")
