@@ -65,6 +65,7 @@ __all__ = [
     "StepResult",
     "evaluate",
     "evaluate_steps",
+    "guardrail_gate",
     "load_steps",
     "plan_steps",
     "render_text",
@@ -496,9 +497,11 @@ def _power(
     return r.power
 
 
-def _gate(
+def guardrail_gate(
     c_row: Row, t_row: Row, g: RolloutGuardrail, alpha: float, detect: float | None
 ) -> GuardrailGate:
+    """One guardrail at one step: the relative change, the one-sided harm test against the
+    margin at ``alpha`` and the power to see a regression ``detect`` (module docstring)."""
     spec = ROLLOUT_METRICS[g.metric]
     c_stat, t_stat = ratio_statistic(c_row, g.metric), ratio_statistic(t_row, g.metric)
     power = _power(c_stat, t_stat.n, g.margin, detect, alpha)
@@ -654,7 +657,7 @@ def evaluate_steps(
             continue
         guards = []
         for g in gates.guardrails:
-            gate = _gate(c_row, t_row, g, per_guard, detect)
+            gate = guardrail_gate(c_row, t_row, g, per_guard, detect)
             if gate.p_non_inferiority is not None:
                 gate = GuardrailGate(
                     **{**gate.__dict__, "non_inferior": gate.p_non_inferiority < ni_alpha}
