@@ -283,6 +283,9 @@ def run_evaluation(
             generations.append(g)
     except EndpointError as exc:
         error = str(exc)
+    except BaseException as exc:  # interrupted while generating: the run stays resumable
+        store.close_run(con, rid, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     pending = [g for g in generations if (g.sample.task_id, g.sample.sample_index) not in done]
 
     # one program per distinct (task, completion)
