@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -195,6 +196,10 @@ def main() -> int:
             f"[92 %, 97 %], Monte Carlo SE {mc:.1f} points): {cov}; of the population ATE "
             f"{c['population_ate']:.4f}: {pop} ({c['seconds']:.0f} s)"
         )
+    lines.append(
+        f"- Load average at the end of the run: {os.getloadavg()[0]:.1f} (2 cores; other jobs "
+        "running at the same time slow every figure above)"
+    )
     text = "\n".join(lines)
     print(text)
     print(json.dumps(result, default=float))

@@ -108,10 +108,12 @@ def test_weighted_newton_equals_statsmodels_on_duplicated_rows() -> None:
     np.testing.assert_allclose(beta, ref.coef, rtol=1e-7)
 
 
-def test_fast_bootstrap_equals_the_generic_path() -> None:
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_fast_bootstrap_equals_the_generic_path(link: str) -> None:
     d = _data(800)
-    fast = bootstrap_aipw(d, "logit", 6, seed=9, batch=4)
-    slow = bootstrap(d, estimator_for("aipw", "ATE", CausalOptions()), 6, seed=9)
+    fast = bootstrap_aipw(d, link, 6, seed=9, batch=4)  # type: ignore[arg-type]
+    opts = CausalOptions(link=link)  # type: ignore[arg-type]
+    slow = bootstrap(d, estimator_for("aipw", "ATE", opts), 6, seed=9)
     assert not isinstance(fast, CausalError) and not isinstance(slow, CausalError)
     np.testing.assert_allclose(fast.estimates, slow.estimates, rtol=1e-9)
     assert fast.ci_low < 2.0 < fast.ci_high
