@@ -8,8 +8,8 @@ and a second, smaller warehouse of ``--baseline-events`` (default 1 M) for the b
   ``acceptance_model_patterns`` aggregates shown suggestions into covariate patterns per user
   inside DuckDB) + :func:`~codex_ds.modeling.acceptance.fit_acceptance_model` (Newton-Raphson
   assembled from per-cell sums, standard errors clustered by user). Timed end to end from the
-  warehouse, without cross-validation (``cv_folds=0``), then once more with the default
-  5-fold grouped cross-validation and prediction metrics.
+  warehouse, inference only (``predict=False``: estimates and clustered standard errors),
+  then once more with the prediction metrics and the default 5-fold grouped cross-validation.
 * **baseline**: ``statsmodels.GLM(Binomial)`` on the row-level design (one row per shown
   suggestion, dense dummies, ``cov_type="cluster"`` by user) — the textbook way — timed on
   the smaller warehouse from the same row-level fetch, with ours on the same warehouse for
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -73,13 +74,15 @@ def build(events: int, seed: int, path: Path) -> tuple[dict[str, Any], int]:
     return acc.to_dict(config), counts["suggestions"]
 
 
-def ours(path: Path, cv_folds: int) -> tuple[A.AcceptanceModelResult, float, float, int]:
+def ours(
+    path: Path, cv_folds: int, predict: bool = True
+) -> tuple[A.AcceptanceModelResult, float, float, int]:
     con = db.connect(path, read_only=True)
     try:
         t0 = time.perf_counter()
         frame = A.load_patterns(con)
         t1 = time.perf_counter()
-        result = A.fit_acceptance_model(frame, cv_folds=cv_folds)
+        result = A.fit_acceptance_model(frame, cv_folds=cv_folds, predict=predict)
         t2 = time.perf_counter()
     finally:
         con.close()
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_modeling_") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
@@ -129,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_s = time.perf_counter() - t
         build(args.baseline_events, args.seed + 1, work / "base.duckdb")
 
-        full, full_sql_s, full_fit_s, full_patterns = ours(work / "full.duckdb", cv_folds=0)
+        full, full_sql_s, full_fit_s, full_patterns = ours(work / "full.duckdb", 0, predict=False)
         assert full.ok, full.message
         full_cv, cv_sql_s, cv_fit_s, _ = ours(work / "full.duckdb", cv_folds=5)
-        small, small_sql_s, small_fit_s, small_patterns = ours(work / "base.duckdb", cv_folds=0)
+        small, small_sql_s, small_fit_s, small_patterns = ours(
+            work / "base.duckdb", 0, predict=False
+        )
         ref, ref_fetch_s, ref_fit_s = baseline(work / "base.duckdb")
 
     planted = truth["acceptance_model"]
@@ -164,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {small_fit_s:.1f} | {ours_small_s:.1f} | {base_s / ours_small_s:.1f}× |",
             f"| ours, full size | {full.suggestions:,} | {full_patterns:,} | {full_sql_s:.1f} "
             f"| {full_fit_s:.1f} | {ours_full_s:.1f} | — |",
-            f"| ours, full size + 5-fold grouped CV | {full_cv.suggestions:,} | | {cv_sql_s:.1f} "
+            f"| ours, full size + prediction metrics and 5-fold grouped CV "
+            f"| {full_cv.suggestions:,} | | {cv_sql_s:.1f} "
             f"| {cv_fit_s:.1f} | {cv_sql_s + cv_fit_s:.1f} | — |",
         ]
     )
@@ -184,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         f"relative SE difference {100 * max(se_rel):.1f} %\n"
         f"- prediction on the full data: AUC {q.auc:.4f}, Brier {q.brier:.4f}, 5-fold "
         f"user-grouped CV AUC {q.cv_auc_mean:.4f}\n"
-        "- the machine is shared with other jobs; wall times may be noisy"
+        f"- load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end on "
+        f"{os.cpu_count()} cores: the machine is shared with other jobs, wall times are noisy"
     )
     print(body)
     print(
@@ -210,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 "auc": q.auc,
                 "cv_auc": q.cv_auc_mean,
                 "seed": args.seed,
+                "load_average_start": load_before,
                 "numpy": np.__version__,
             }
         )

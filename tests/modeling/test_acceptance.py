@@ -77,7 +77,7 @@ def test_irls_equals_statsmodels_with_user_clusters(patterns: pd.DataFrame) -> N
 
 
 def test_model_based_errors_equal_a_binomial_glm(patterns: pd.DataFrame) -> None:
-    no_user = patterns.drop(columns=["user_id"]).iloc[:20000]
+    no_user = patterns.drop(columns=["user_id"]).iloc[:6000]
     ours = A.fit_acceptance_model(no_user, cv_folds=0)
     assert ours.covariance == "model"
     assert any("no user ids" in n for n in ours.notes)

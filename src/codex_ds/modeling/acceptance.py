@@ -280,7 +280,8 @@ def load_patterns(
 
     q = catalog.default_catalog().get("acceptance_model_patterns")
     bound = dict(params or {}) | {"by_user": by_user}
-    return catalog.run(con, q, bound).table.to_pandas()
+    # categorical columns: millions of patterns share a few dozen level strings
+    return catalog.run(con, q, bound).table.to_pandas(strings_to_categorical=True)
 
 
 def patterns_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -295,6 +296,17 @@ def patterns_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
         if row_col in out.columns:
             out[sum_col] = out[row_col]
     return out
+
+
+def _codes(column: pd.Series) -> tuple[I64, npt.NDArray[Any]]:
+    """Integer codes of a factor and its levels (as text, sorted), fast for categoricals."""
+    cat = column.astype("category").cat.remove_unused_categories()
+    levels = np.asarray([str(v) for v in cat.cat.categories], dtype=object)
+    order = np.argsort(levels, kind="stable")
+    rank = np.empty(len(levels), dtype=np.int64)
+    rank[order] = np.arange(len(levels))
+    codes = rank[np.asarray(cat.cat.codes, dtype=np.int64)]
+    return codes, levels[order]
 
 
 @dataclass
@@ -349,7 +361,8 @@ def _prepare(frame: pd.DataFrame) -> _Design | AcceptanceModelResult:
             f"in {', '.join(cols) or 'shown/accepted'} left out"
         )
     keep = ~missing & (shown > 0)
-    frame = frame.loc[keep]
+    if not keep.all():
+        frame = frame.loc[keep]
     shown, accepted = shown[keep], accepted[keep]
     if np.any(accepted < 0) or np.any(accepted > shown):
         return _failed("no_data", "accepted must lie between 0 and shown in every pattern")
@@ -377,8 +390,7 @@ def _prepare(frame: pd.DataFrame) -> _Design | AcceptanceModelResult:
     reference: dict[str, str] = {}
     kept_factors: list[str] = []
     for f in [f for f in _ORDER if f in factors]:
-        code, level_index = pd.factorize(frame[f].astype(str), sort=True)
-        levels = np.asarray(level_index, dtype=object)
+        code, levels = _codes(frame[f])
         if len(levels) < 2:
             notes.append(f"{f} is constant ({levels[0]!r}) in the data: left out of the model")
             continue
@@ -435,8 +447,7 @@ def _prepare(frame: pd.DataFrame) -> _Design | AcceptanceModelResult:
     user: I64 | None = None
     n_users = 0
     if "user_id" in frame.columns and frame["user_id"].notna().all():
-        user_codes, _ = pd.factorize(frame["user_id"])
-        user = np.asarray(user_codes, dtype=np.int64)
+        user = np.asarray(frame["user_id"].astype("category").cat.codes, dtype=np.int64)
         n_users = int(user.max()) + 1
     design = _Design(
         names=names + z_names,
@@ -597,6 +608,7 @@ def fit_acceptance_model(
     confidence: float = 0.95,
     cv_folds: int = 5,
     seed: int = 0,
+    predict: bool = True,
     progress: Progress | None = None,
 ) -> AcceptanceModelResult:
     """Fit the acceptance model to covariate patterns (or one row per suggestion).
@@ -605,13 +617,14 @@ def fit_acceptance_model(
     (:data:`FACTORS`), ``evening``, the continuous sums ``latency_s_sum`` and
     ``log_chars_sum`` (or per-suggestion ``latency_s`` / ``log_suggested_chars``) and, for
     standard errors clustered by user and grouped cross-validation, ``user_id``.
-    ``cv_folds=0`` skips cross-validation.
+    ``cv_folds=0`` skips cross-validation; ``predict=False`` skips the prediction metrics
+    (AUC, Brier, calibration) altogether: inference only.
     """
     from threadpoolctl import threadpool_limits
 
     # the matrices are small (parameters x cells); BLAS threads only add contention
     with threadpool_limits(limits=1):
-        return _fit(data, engine, confidence, cv_folds, seed, progress)
+        return _fit(data, engine, confidence, cv_folds if predict else -1, seed, progress)
 
 
 def _fit(
@@ -714,7 +727,7 @@ def _fit(
             )
         )
     report("prediction", 0.6)
-    prediction = _prediction_quality(d, beta, cv_folds, seed)
+    prediction = _prediction_quality(d, beta, cv_folds, seed) if cv_folds >= 0 else None
     report("done", 1.0)
     return AcceptanceModelResult(
         coefficients=tuple(coefs),
