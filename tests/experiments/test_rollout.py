@@ -379,6 +379,9 @@ def test_cli_evaluate_exit_codes_and_json(clean: Sim, regression: Sim, mismatch:
         assert len(payload["steps"]) == 5
     r = runner.invoke(app, ["--home", str(mismatch.home), "rollout", "evaluate"])
     assert r.exit_code == 4 and "sample-ratio mismatch" in r.stdout
+    hold = ["--steps", "1,5,100", "--days-per-step", "7,9,3"]  # past the experiment's end
+    r = runner.invoke(app, ["--home", str(clean.home), "rollout", "evaluate", *hold])
+    assert r.exit_code == 2 and "hold" in r.stdout
     r = runner.invoke(app, ["--home", str(clean.home), "rollout", "evaluate", "--steps", "5,1"])
     assert r.exit_code == 1 and "exposures must increase" in r.stderr
     r = runner.invoke(app, ["--home", str(clean.home), "rollout", "evaluate", "--steps", "a,b"])
