@@ -18,8 +18,15 @@ second comparison isolates the statistics: the same sufficient statistics of
 2 × ``--sims`` experiments per test analysed by the array kernels at once, and by one scipy /
 statsmodels call per experiment (p-values must agree to 1e-9).
 
-Target: 2,000 simulations × 4 tests in ≤ 60 s for ours. Prints a markdown table and one
-JSON line; ``--record`` writes the table into docs/benchmarks.md (benchmarks/record.py).
+Target: 2,000 simulations × 4 tests in ≤ 60 s for ours. Then, not timed against the
+target, every figure of the issue's calibration list at full size, each with its
+Monte-Carlo standard error and band: false-positive rates and coverage of the four
+fixed-horizon tests, the ratio metric again with ``--ratio-sims`` (20,000) simulations,
+group-sequential (O'Brien–Fleming and Pocock) false positives at 20 looks, the always-valid
+sequence against Ville's (GrowthBook's), naive peeking, CUPED's width ratio against
+√(1 − ρ²), predicted against simulated power, and the SRM check against its exact χ²
+rejection rate. Prints markdown tables and one JSON line; ``--record`` writes them into
+docs/benchmarks.md (benchmarks/record.py).
 
     python benchmarks/bench_experiments.py
     python benchmarks/bench_experiments.py --sims 2000 --n-per-arm 500
