@@ -85,7 +85,7 @@ def test_model_based_errors_equal_a_binomial_glm(patterns: pd.DataFrame) -> None
     frame = no_user.copy()
     frame["latency_s"] = frame.latency_s_sum / frame.shown
     frame["log_suggested_chars"] = frame.log_chars_sum / frame.shown
-    x = pd.get_dummies(frame[list(A.FACTORS)], prefix_sep="[", dtype=float)
+    x = pd.get_dummies(frame[list(A.FACTORS)].astype(str), prefix_sep="[", dtype=float)
     x.columns = [f"{c}]" for c in x.columns]
     x = x.drop(columns=[f"{f}[{ref}]" for f, ref in ours.reference_levels.items()])
     x["latency_s"] = frame.latency_s
