@@ -154,6 +154,14 @@ class PropensityModel:
         return np.asarray(np.linalg.solve(-hess, (X1 * s[:, None]).T).T, dtype=np.float64)
 
 
+def _mcfadden(llf: float, t: FloatArray) -> float:
+    """McFadden's pseudo-R² 1 − ℓ/ℓ₀, with the intercept-only ℓ₀ in closed form (statsmodels'
+    ``prsquared`` refits the null model)."""
+    p = float(t.mean())
+    ll0 = len(t) * (p * math.log(p) + (1 - p) * math.log(1 - p))
+    return 1.0 - llf / ll0
+
+
 def _separation(scores: FloatArray, t: FloatArray) -> str | None:
     treated, control = scores[t > 0.5], scores[t < 0.5]
     if treated.min() >= control.max() or control.min() >= treated.max():
@@ -176,7 +184,8 @@ def fit_propensity(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = model_cls(t, X1).fit(disp=0, method="newton", maxiter=100)
+            # rank is checked by the design step; statsmodels' QR check is slow at 1M rows
+            res = model_cls(t, X1, check_rank=False).fit(disp=0, method="newton", maxiter=100)
         except Exception as exc:  # statsmodels raises on perfect separation / singular Hessian
             text = str(exc).lower()
             code = "no_overlap" if "separation" in text or "singular" in text else "not_converged"
@@ -211,7 +220,7 @@ def fit_propensity(
         cov=cov,
         scores=scores,
         log_likelihood=float(res.llf),
-        pseudo_r2=float(res.prsquared),
+        pseudo_r2=_mcfadden(float(res.llf), t),
         converged=converged,
         calibration=calibration(scores, t),
     )
