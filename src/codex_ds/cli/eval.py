@@ -147,6 +147,14 @@ def run(
         str | None, typer.Option("--compare", help="Compare with this earlier run in the report.")
     ] = None,
     no_lint: Annotated[bool, typer.Option("--no-lint", help="Skip lint findings.")] = False,
+    no_quality: Annotated[
+        bool,
+        typer.Option(
+            "--no-quality",
+            help="Skip lint and complexity (large runs: they cost a few ms per distinct "
+            "program in this process).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Generate samples, run them in the sandbox, store verdicts and write the report.
@@ -194,7 +202,8 @@ def run(
         request_timeout_s=request_timeout,
         languages=tuple(language) if language else None,
         limit_tasks=limit,
-        lint=not no_lint,
+        lint=not (no_lint or no_quality),
+        complexity=not no_quality,
     )
     try:
         con = db.connect(ws.warehouse)

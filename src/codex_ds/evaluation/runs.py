@@ -77,6 +77,7 @@ class RunConfig:
     languages: tuple[str, ...] | None = None  # restrict the task set
     limit_tasks: int | None = None  # first N tasks (quick runs)
     lint: bool = True
+    complexity: bool = True
 
     def params(self) -> dict[str, Any]:
         return {
@@ -168,13 +169,15 @@ def config_from_run(run: store.EvalRun) -> RunConfig:
     )
 
 
-def _program_measures(task: Task, completion: str) -> dict[str, Any]:
+def _program_measures(task: Task, completion: str, *, complexity: bool) -> dict[str, Any]:
     """Measures that depend only on the program: distance to the reference, complexity."""
     return {
         "edit_distance": normalised_levenshtein(completion, task.canonical_solution),
         "token_edit_distance": token_edit_distance(completion, task.canonical_solution),
-        "complexity": cyclomatic_complexity(
-            task.language, task.prompt + completion, task.entry_point
+        "complexity": (
+            cyclomatic_complexity(task.language, task.prompt + completion, task.entry_point)
+            if complexity
+            else None
         ),
     }
 
@@ -327,7 +330,7 @@ def run_evaluation(
     def emit(key: tuple[str, str], verdict: Verdict) -> None:
         nonlocal evaluated
         task = tasks[key[0]]
-        measures = _program_measures(task, key[1])
+        measures = _program_measures(task, key[1], complexity=config.complexity)
         for g in groups[key]:
             batch.append(_result_row(rid, task, g, verdict, measures))
             evaluated += 1
