@@ -150,3 +150,21 @@ def test_overlap_warns_about_extreme_scores() -> None:
     t = np.r_[np.tile([0.0, 1.0], 25), 0.0, 1.0]
     ov = overlap(s, t)
     assert ov.extreme_low == 1 and ov.extreme_high == 1 and ov.warnings
+
+
+def test_greedy_matching_equals_a_naive_implementation() -> None:
+    from codex_ds.causal.matching import _greedy_without_replacement
+
+    rng = np.random.default_rng(11)
+    ref, q = rng.standard_normal(60), rng.standard_normal(25)
+    got = _greedy_without_replacement(ref, q, 2, caliper=0.5)
+    used: set[int] = set()
+    want: list[list[int]] = [[] for _ in q]
+    for _ in range(2):
+        for i in np.argsort(-q, kind="stable"):
+            free = [j for j in range(len(ref)) if j not in used]
+            j = min(free, key=lambda j: (abs(ref[j] - q[i]), ref[j]))
+            if abs(ref[j] - q[i]) <= 0.5:
+                want[i].append(j)
+                used.add(j)
+    assert got == want
