@@ -226,3 +226,20 @@ def test_missing_columns_and_no_data() -> None:
     assert res.error == "no_data" and res.message
     only_counts = pd.DataFrame({"shown": [3], "accepted": [1]})
     assert A.fit_acceptance_model(only_counts).error == "missing_columns"
+
+
+def test_wald_statistic_and_inference_only() -> None:
+    toy = _toy(2000, seed=3)
+    res = A.fit_acceptance_model(toy, predict=False)
+    assert res.ok and res.prediction is None
+    names = [c.name for c in res.coefficients]
+    cov = np.asarray(res.covariance_matrix)
+    assert cov.shape == (len(names), len(names))
+    assert np.sqrt(np.diag(cov)) == pytest.approx([c.se for c in res.coefficients], rel=1e-12)
+    zero = dict.fromkeys(names, 0.0)
+    beta = np.array([c.estimate for c in res.coefficients])
+    chi2, df = res.wald_chi2(zero)
+    assert df == len(names)
+    assert chi2 == pytest.approx(float(beta @ np.linalg.solve(cov, beta)), rel=1e-12)
+    one, df1 = res.wald_chi2({"latency_s": 0.0})
+    assert df1 == 1 and one == pytest.approx(res.coefficient("latency_s").z ** 2, rel=1e-12)
