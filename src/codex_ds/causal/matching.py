@@ -182,8 +182,8 @@ def _match_side(
         targets = dst[idx]
         yhat = np.where(ok, y[targets], 0.0).sum(axis=1) / safe_m
         inv = np.where(ok, 1.0 / safe_m[:, None], 0.0)
-        np.add.at(K, targets.ravel(), inv.ravel())
-        np.add.at(V, targets.ravel(), (inv**2).ravel())
+        K = np.bincount(targets.ravel(), weights=inv.ravel(), minlength=n)
+        V = np.bincount(targets.ravel(), weights=(inv**2).ravel(), minlength=n)
     else:
         sets = _greedy_without_replacement(logit[dst], logit[src], k, caliper)
         m = np.array([len(s) for s in sets])
