@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import json
 import os
+import platform
 import queue
 import shutil
 import signal
@@ -136,7 +137,11 @@ def bwrap_status() -> tuple[bool, str]:
 def describe_isolation() -> str:
     """One line naming the isolation in force, for the first lines of every report."""
     ok, reason = bwrap_status()
-    per_sample = "rlimits (CPU, memory, file size, processes, open files), seccomp no-fork"
+    per_sample = "rlimits (CPU, memory, file size, processes, open files)"
+    if platform.machine() in ("x86_64", "aarch64"):
+        per_sample += ", seccomp no-fork"
+    else:  # the filter is built for these two architectures only
+        per_sample += f", NO seccomp filter on {platform.machine()}"
     if ok:
         return (
             f"bubblewrap (no network, read-only system, private /tmp, no repo/home/workspace) "
