@@ -62,6 +62,8 @@ def test_single_method_probit_and_options(home: Path) -> None:
         (["--method", "magic"], "--method must be one of"),
         (["--outcome", "nope"], "missing_column"),
         (["--trim", "lots"], "--trim must be"),
+        (["--trim", "0.7"], "--trim must be"),
+        (["--link", "cloglog"], "--link must be"),
     ],
 )
 def test_bad_options_exit_nonzero(home: Path, args: list[str], message: str) -> None:

@@ -97,9 +97,9 @@ def estimate(
             try:
                 trim_value = float(trim)
             except ValueError:
-                raise fail(
-                    f"--trim must be a number in [0, 0.5) or 'crump'; got {trim!r}"
-                ) from None
+                trim_value = -1.0
+            if not 0.0 <= trim_value < 0.5:
+                raise fail(f"--trim must be a number in [0, 0.5) or 'crump'; got {trim!r}")
     terms = [c.strip() for item in (covariates or []) for c in item.split(",") if c.strip()]
     terms = terms or list(dataset.DEFAULT_COVARIATES)
 
