@@ -9,4 +9,4 @@ if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-ge
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
 fi
-python -m pip install --disable-pip-version-check -q -e '.[eval]'
+python -m pip install --disable-pip-version-check -q -e '.[eval,dashboard]'

@@ -14,7 +14,12 @@ if ! command -v bwrap >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
 fi
-python -m pip install --disable-pip-version-check -q -e '.[dev,spark,eval]'
+# The dashboard's browser tests drive Debian's Chromium with Playwright (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+python -m pip install --disable-pip-version-check -q -e '.[dev,spark,eval,dashboard,e2e]'
 # Spark tests must run here, never skip quietly.
 export CODEX_DS_REQUIRE_SPARK=1
 exec python -m pytest -n 2 --dist loadfile "$@"

@@ -8,12 +8,13 @@ from typing import Annotated
 import typer
 
 from codex_ds import __version__
-from codex_ds.cli import eval as eval_cli
 from codex_ds.cli import causal as causal_cli
+from codex_ds.cli import dashboard as dashboard_cli
+from codex_ds.cli import eval as eval_cli
 from codex_ds.cli import experiment as experiment_cli
+from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import model as model_cli
 from codex_ds.cli import monitor as monitor_cli
-from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import pipeline as pipeline_cli
 from codex_ds.cli import rollout as rollout_cli
 from codex_ds.cli import sql as sql_cli
@@ -67,13 +68,14 @@ telemetry_cli.register(app)
 app.add_typer(warehouse_cli.app, name="warehouse")
 app.add_typer(sql_cli.app, name="sql")
 app.add_typer(experiment_cli.app, name="experiment")
+app.add_typer(eval_cli.app, name="eval")
 app.add_typer(causal_cli.app, name="causal")
 app.add_typer(rollout_cli.app, name="rollout")
 monitor_cli.register(app)
-app.add_typer(eval_cli.app, name="eval")
-nlp_cli.register(app)
 model_cli.register(app)
+nlp_cli.register(app)
 pipeline_cli.register(app)
+dashboard_cli.register(app)
 
 
 def run() -> None:
