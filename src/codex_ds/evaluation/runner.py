@@ -62,10 +62,11 @@ class UnknownTaskError(KeyError):
         return str(self.args[0]) if self.args else "unknown task"
 
 
-# Per-task CPU-time limit calibrated from the reference solution (as EvalPlus does):
-# max(floor, factor x the reference's CPU time in this sandbox).
+# Per-task CPU-time limit calibrated from the reference solution, in EvalPlus's form
+# max(floor, factor x reference time) but in CPU seconds measured in this sandbox (EvalPlus
+# uses a 4 s floor on wall time; a CPU limit does not move with load, so the floor can be low).
 CALIBRATION_FACTOR = 4.0
-CALIBRATION_FLOOR_S = 1.0
+CALIBRATION_FLOOR_S = 0.5
 CALIBRATION_CEILING_S = 10.0
 _calibrated: dict[tuple[str, int], float] = {}
 
@@ -74,7 +75,7 @@ def calibrated_limit(reference_cpu_seconds: float) -> float:
     """The CPU-time limit for a task whose reference solution used ``reference_cpu_seconds``.
 
     >>> calibrated_limit(0.01), calibrated_limit(0.5), calibrated_limit(9.0)
-    (1.0, 2.0, 10.0)
+    (0.5, 2.0, 10.0)
     """
     limit = max(CALIBRATION_FLOOR_S, CALIBRATION_FACTOR * reference_cpu_seconds)
     return min(limit, CALIBRATION_CEILING_S)

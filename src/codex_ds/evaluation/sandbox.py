@@ -157,6 +157,9 @@ class Worker:
     """One pre-started worker process (inside bubblewrap when possible)."""
 
     _ids = itertools.count()
+    #: CPU seconds the workers themselves (not the samples) used, summed over closed workers;
+    #: a sandbox's processes are not reaped by us, so their rusage never reaches ours
+    closed_worker_cpu_seconds = 0.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -166,6 +169,7 @@ class Worker:
         self.sandboxed = False
         self.modules: frozenset[str] = frozenset()
         self.restarts = 0
+        self.worker_cpu_seconds = 0.0
 
     def _start(self) -> None:
         source = WORKER_SOURCE.read_text(encoding="utf-8")
@@ -227,17 +231,29 @@ class Worker:
             request = {**request, "cwd": f"{base}/s{next(self._counter)}"}
             try:
                 self._send(request)
-                return self._receive()
+                answer = self._receive()
+                self.worker_cpu_seconds = float(answer.get("worker_cpu_seconds", 0.0))
+                return answer
             except (SandboxError, BrokenPipeError, OSError, ValueError) as exc:
                 self._kill()
                 self.restarts += 1
                 return {"worker_died": True, "error": str(exc), "steps": []}
 
-    def _kill(self) -> None:
+    def _kill(self, graceful: bool = False) -> None:
         proc = self._proc
         self._proc = None
+        Worker.closed_worker_cpu_seconds += self.worker_cpu_seconds
+        self.worker_cpu_seconds = 0.0
         if proc is None:
             return
+        if graceful and proc.poll() is None:
+            # end of input: the worker returns, the sandbox exits and every process in it
+            # is reaped in turn (so their CPU time is accounted to us)
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
         with contextlib.suppress(OSError):
             if not self.sandboxed:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -252,7 +268,7 @@ class Worker:
 
     def close(self) -> None:
         with self._lock:
-            self._kill()
+            self._kill(graceful=True)
             if self._tmp is not None:
                 self._tmp.cleanup()
                 self._tmp = None

@@ -641,7 +641,8 @@ def run_request(req: dict, own: set[int], sweep: bool) -> dict:
             results.append(result)
             if result["exit_code"] != 0 or result["killed"]:
                 break
-        return {"steps": results}
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {"steps": results, "worker_cpu_seconds": usage.ru_utime + usage.ru_stime}
     finally:
         _remove_tree(req["cwd"])
 
