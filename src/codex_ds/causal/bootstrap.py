@@ -17,7 +17,9 @@ standard error is their standard deviation.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +40,7 @@ from codex_ds.causal.propensity import (
 FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str, float], None]
 Estimator = Callable[[CausalData], EffectEstimate | CausalError]
+BatchResult = tuple[FloatArray, npt.NDArray[np.bool_]]
 
 __all__ = ["BootstrapResult", "bootstrap", "bootstrap_aipw", "multiplicities"]
 
@@ -109,6 +112,7 @@ def bootstrap_aipw(
     confidence: float = 0.95,
     start: FloatArray | None = None,
     batch: int = 50,
+    workers: int = 2,
     progress: Progress | None = None,
 ) -> BootstrapResult | CausalError:
     """Percentile bootstrap of the AIPW ATE with frequency weights (the fast path).
@@ -118,6 +122,8 @@ def bootstrap_aipw(
     n × k² array of products x_i x_i'), so the work is BLAS, not Python. The propensity
     model of each replicate is solved by Newton steps with the full-sample Hessian (the
     root is the replicate's exact MLE; only the rate is linear, ~n^-1/2 per step).
+    ``workers`` threads solve batches in parallel (numpy releases the GIL); the weights are
+    drawn in order in the calling thread, so the result does not depend on ``workers``.
     """
     if replicates < 2:
         return CausalError("bad_option", f"need at least 2 replicates, got {replicates}")
@@ -131,24 +137,19 @@ def bootstrap_aipw(
     # differs by O(n^-1/2), so each step still gains two to three digits
     _s0, c0 = score_and_curvature(X1 @ start, t, link)
     h0_inv = np.linalg.inv(-(c0 @ outer).reshape(k, k))
-    t_rows = np.broadcast_to(t, (batch, n))
     Xy = X1 * y[:, None]
-    rng = np.random.default_rng(seed)
-    est: list[float] = []
-    failed = 0
-    done = 0
-    while done < replicates:
-        b = min(batch, replicates - done)
-        W = np.empty((b, n))
-        for i in range(b):  # the same draws as :func:`bootstrap`, replicate by replicate
-            W[i] = np.bincount(rng.integers(0, n, n), minlength=n)
-        beta = np.tile(start, (b, 1))
+    beta0 = start
+
+    def solve(W: FloatArray) -> BatchResult:
+        b = W.shape[0]
+        t_rows = np.broadcast_to(t, (b, n))
+        beta = np.tile(beta0, (b, 1))
         for _ in range(200):  # fixed-Hessian Newton: linear rate O(n^-1/2), exact root
             eta = beta @ X1.T
             if link == "logit":  # the score alone: t − expit(η), in place
-                s = np.subtract(t_rows[:b], special.expit(eta, out=eta), out=eta)
+                s = np.subtract(t_rows, special.expit(eta, out=eta), out=eta)
             else:
-                s, _c = score_and_curvature(eta, t_rows[:b], link)
+                s, _c = score_and_curvature(eta, t_rows, link)
             step = ((W * s) @ X1) @ h0_inv.T
             beta = beta + step
             if np.max(np.abs(step)) < 1e-11 * (1 + np.max(np.abs(beta))):
@@ -162,13 +163,38 @@ def bootstrap_aipw(
             preds.append(coef @ X1.T)
         m0, m1 = preds
         psi = m1 - m0 + t * (y - m1) / e - (1 - t) * (y - m0) / (1 - e)
-        vals = np.sum(W * psi, axis=1) / n
-        ok = np.isfinite(vals) & np.isfinite(beta).all(axis=1)
+        converged = np.asarray(np.isfinite(beta).all(axis=1), dtype=np.bool_)
+        return np.sum(W * psi, axis=1) / n, converged
+
+    rng = np.random.default_rng(seed)
+    est: list[float] = []
+    failed = 0
+    done = 0
+    pending: deque[Future[BatchResult]] = deque()
+
+    def collect(fut: Future[BatchResult]) -> None:
+        nonlocal failed, done
+        vals, good = fut.result()
+        ok = np.isfinite(vals) & good
         failed += int((~ok).sum())
-        est += vals[ok].tolist()
-        done += b
+        est.extend(vals[ok].tolist())
+        done += len(vals)
         if progress is not None:
             progress("bootstrap", done / replicates)
+
+    drawn = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while drawn < replicates:
+            b = min(batch, replicates - drawn)
+            W = np.empty((b, n))
+            for i in range(b):  # the same draws as :func:`bootstrap`, replicate by replicate
+                W[i] = np.bincount(rng.integers(0, n, n), minlength=n)
+            drawn += b
+            pending.append(pool.submit(solve, W))
+            while len(pending) > max(1, workers):
+                collect(pending.popleft())
+        while pending:
+            collect(pending.popleft())
     if len(est) < 2:
         return CausalError("not_converged", f"{failed} of {replicates} replicates failed")
     return _summarise(est, failed, confidence)

@@ -182,8 +182,12 @@ def _match_side(
         targets = dst[idx]
         yhat = np.where(ok, y[targets], 0.0).sum(axis=1) / safe_m
         inv = np.where(ok, 1.0 / safe_m[:, None], 0.0)
-        K = np.bincount(targets.ravel(), weights=inv.ravel(), minlength=n)
-        V = np.bincount(targets.ravel(), weights=(inv**2).ravel(), minlength=n)
+        K = np.asarray(
+            np.bincount(targets.ravel(), weights=inv.ravel(), minlength=n), dtype=np.float64
+        )
+        V = np.asarray(
+            np.bincount(targets.ravel(), weights=(inv**2).ravel(), minlength=n), dtype=np.float64
+        )
     else:
         sets = _greedy_without_replacement(logit[dst], logit[src], k, caliper)
         m = np.array([len(s) for s in sets])
