@@ -117,6 +117,9 @@ def test_fast_bootstrap_equals_the_generic_path(link: str) -> None:
     assert not isinstance(fast, CausalError) and not isinstance(slow, CausalError)
     np.testing.assert_allclose(fast.estimates, slow.estimates, rtol=1e-9)
     assert fast.ci_low < 2.0 < fast.ci_high
+    serial = bootstrap_aipw(d, link, 6, seed=9, batch=4, workers=1)  # type: ignore[arg-type]
+    assert not isinstance(serial, CausalError)
+    np.testing.assert_array_equal(serial.estimates, fast.estimates)
 
 
 def test_estimators_agree_on_a_correctly_specified_model() -> None:
