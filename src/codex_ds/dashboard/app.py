@@ -6,6 +6,7 @@ with a ``render(filters)`` function."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import streamlit as st
@@ -21,6 +22,7 @@ from codex_ds.dashboard.pages import (
     overview,
     telemetry,
 )
+from codex_ds.warehouse import db
 
 #: (module, title, url path, icon), in the navigation's order.
 PAGES: tuple[tuple[ModuleType, str, str, str], ...] = (
@@ -47,6 +49,16 @@ def main(start: str | None = None) -> None:
     """Draw the app; ``start`` (a url path) chooses the default page (tests use it)."""
     st.set_page_config(page_title="Codex DS", layout="wide")
     path = data.warehouse_path()
+    try:
+        _main(path, start)
+    except db.WarehouseError as exc:  # the CLI held the write lock longer than we wait
+        st.warning(
+            f"The warehouse is busy: {exc}. A CLI command (ingest, simulate, eval run) is "
+            "writing to it; reload the page when it has finished."
+        )
+
+
+def _main(path: Path, start: str | None) -> None:
     state = data.state(path)
     if state != "ready":
         ui.no_warehouse(state, path)

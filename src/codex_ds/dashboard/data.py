@@ -121,12 +121,23 @@ class FilterChoices:
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def filter_choices(path: str, ver: tuple[int, ...]) -> FilterChoices:
     def load(con: duckdb.DuckDBPyConnection) -> FilterChoices:
-        info = db.describe(con, path)
+        # The days of activity (daily_metrics: first to last day with a shown suggestion or
+        # a test run); without any, the span of every timed table (signups may lie years back).
+        days = catalog.run(con, catalog.default_catalog().get("daily_metrics")).table
+        first: dt.date | None = None
+        last: dt.date | None = None
+        if days.num_rows:
+            day_values = days.column("day").to_pylist()
+            first, last = min(day_values), max(day_values)
+        else:
+            info = db.describe(con, path)
+            start, end = info.date_range.get("start"), info.date_range.get("end")
+            first = dt.date.fromisoformat(start) if start else None
+            last = dt.date.fromisoformat(end) if end else None
         models = catalog.known_values(con, catalog.FILTERS["model_version"])
-        start, end = info.date_range.get("start"), info.date_range.get("end")
         return FilterChoices(
-            dt.date.fromisoformat(start) if start else None,
-            dt.date.fromisoformat(end) if end else None,
+            first,
+            last,
             schema.LANGUAGES,
             schema.EDITORS,
             schema.SEGMENTS,
@@ -248,6 +259,20 @@ def eval_comparison(run_a: str, run_b: str, path: Path | None = None) -> Any:
     return _eval_comparison(str(p), version(p), run_a, run_b)
 
 
+def causal_covariates(segment: str | None) -> tuple[str, ...]:
+    """The default covariates; within one segment, those involving the segment (constant
+    there) are left out.
+
+    >>> causal_covariates("expert")
+    ('tenure_days',)
+    """
+    from codex_ds.causal import dataset
+
+    if segment is None:
+        return dataset.DEFAULT_COVARIATES
+    return tuple(c for c in dataset.DEFAULT_COVARIATES if "segment" not in c.split(":"))
+
+
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _causal(
     path: str, ver: tuple[int, ...], start: Any, end: Any, segment: str | None
@@ -262,7 +287,7 @@ def _causal(
         lambda con: dataset.user_outcomes(con, start_date=start, end_date=end, segment=segment),
     )
     data = causal_design(
-        frame, dataset.DEFAULT_TREATMENT, dataset.DEFAULT_OUTCOME, dataset.DEFAULT_COVARIATES
+        frame, dataset.DEFAULT_TREATMENT, dataset.DEFAULT_OUTCOME, causal_covariates(segment)
     )
     if isinstance(data, CausalError):
         return {"error": data.to_dict()}
@@ -293,6 +318,7 @@ def _causal(
         "treatment": data.treatment,
         "outcome": data.outcome,
         "n": data.n,
+        "covariates": list(causal_covariates(segment)),
         "estimates": estimates,
         "balance": balance,
         "overlap": overlap,

@@ -16,11 +16,11 @@ def render(filters: data.Filters) -> None:
     result = data.causal(filters)
     if "error" in result:
         err = result["error"]
-        st.info(f"No estimate: {err.get('code')}: {err.get('message')}")
+        st.info(f"No estimate: {err.get('error')}: {err.get('message')}")
         return
     st.write(
         f"Effect of **{result['treatment']}** on **{result['outcome']}**, {result['n']:,} users "
-        "(`codex-ds causal estimate`)."
+        f"adjusting for {', '.join(result['covariates'])} (`codex-ds causal estimate`)."
     )
     est = result["estimates"]
     ok = est.dropna(subset=["ci_low", "ci_high"])

@@ -1,0 +1,188 @@
+"""Every page under Streamlit's AppTest, on a missing, an empty and a simulated warehouse:
+it renders without an exception, and a filter changes the numbers shown exactly as the same
+query (or package analysis) run directly says."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from codex_ds.dashboard import summary
+from codex_ds.dashboard.app import PAGES
+from codex_ds.warehouse import catalog, db
+
+URLS = [url for _, _, url, _ in PAGES]
+TIMEOUT = 120
+
+
+def _script(start: str) -> None:
+    from codex_ds.dashboard import app
+
+    app.main(start)
+
+
+def open_page(url: str) -> AppTest:
+    at = AppTest.from_function(_script, args=(url,), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def home(simulated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("CODEX_DS_HOME", str(simulated_home))
+    yield simulated_home
+
+
+def run_direct(home: Path, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
+        return catalog.run(con, catalog.default_catalog().get(name), params).records()
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_no_warehouse_page_names_the_command(
+    state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEX_DS_HOME", str(tmp_path))
+    if state == "empty":
+        db.connect(tmp_path / "warehouse.duckdb").close()
+    for url in URLS:
+        at = open_page(url)
+        text = " ".join(m.value for m in at.markdown)
+        assert "codex-ds simulate" in text and "codex-ds ingest" in text
+        warning = at.warning[0].value
+        assert ("no warehouse" in warning) if state == "missing" else ("holds no" in warning)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("url", URLS)
+def test_every_page_renders_on_a_simulated_warehouse(home: Path, url: str) -> None:
+    at = open_page(url)
+    title = next(t for _, t, u, _ in PAGES if u == url)
+    assert at.title[0].value == title
+    if url == "copilot":  # the simulator writes no Copilot metrics: the page says so
+        assert "No Copilot metrics" in at.info[0].value
+    elif url == "data-quality":  # nor quarantined rows (test_browser ingests some)
+        assert "Nothing quarantined" in at.success[0].value
+    else:
+        assert at.get("plotly_chart"), f"{url}: no chart"
+
+
+def _acceptance_card(at: AppTest) -> str:
+    return next(m.value for m in at.metric if m.label == "Acceptance rate")
+
+
+def test_overview_cards_follow_the_filter(home: Path) -> None:
+    at = open_page("overview")
+    start, end = at.date_input(key="f_dates").value
+    before = _acceptance_card(at)
+    at.selectbox(key="f_editor").set_value("vscode").run()
+    assert not at.exception
+    after = _acceptance_card(at)
+    for editor, shown in ((None, before), ("vscode", after)):
+        params = {"start_date": start, "end_date": end} | ({"editor": editor} if editor else {})
+        pooled = summary.pooled(run_direct(home, "daily_metrics", params), [])
+        assert shown == f"{100 * pooled['acceptance_rate']:.1f} %"
+    assert before != after
+
+
+def test_telemetry_acceptance_table_follows_the_filters(home: Path) -> None:
+    at = open_page("telemetry")
+    frame = at.dataframe[0].value
+    assert set(frame["language"]) == set(
+        r["language"] for r in run_direct(home, "acceptance_by_language", {})
+    )
+    at.selectbox(key="f_language").set_value("python").run()
+    at.selectbox(key="f_segment").set_value("beginner").run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    direct = run_direct(home, "acceptance_by_language", {"language": "python",
+                                                         "segment": "beginner"})
+    assert list(frame["language"]) == ["python"]
+    assert list(frame["shown"]) == [r["shown"] for r in direct]
+    assert list(frame["acceptance_rate"]) == pytest.approx([r["acceptance_rate"] for r in direct])
+
+
+def test_date_range_changes_engagement(home: Path) -> None:
+    at = open_page("telemetry")
+    start, end = at.date_input(key="f_dates").value
+    short_end = start + dt.timedelta(days=6)
+    at.date_input(key="f_dates").set_value((start, short_end)).run()
+    assert not at.exception
+    shown = next(d.value for d in at.dataframe if "stickiness" in d.value.columns)
+    direct = run_direct(home, "active_users", {"start_date": start, "end_date": short_end})
+    assert len(shown) == len(direct) == 7
+    assert list(shown["dau"]) == [r["dau"] for r in direct]
+    assert end > short_end
+
+
+def test_failures_follow_the_language_filter(home: Path) -> None:
+    at = open_page("failures")
+    at.selectbox(key="f_language").set_value("typescript").run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    direct = run_direct(home, "error_types", {"language": "typescript"})
+    assert set(frame["language"]) == {"typescript"}
+    assert list(frame["runs"]) == [r["runs"] for r in direct]
+
+
+def test_experiments_show_the_package_decision(home: Path) -> None:
+    from codex_ds.experiments import analysis
+
+    at = open_page("experiments")
+    with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
+        result = analysis.analyze(con, analysis.ExperimentDefinition("exp_model_v2"))
+    assert at.selectbox(key="x_experiment").value == "exp_model_v2"
+    assert at.subheader[0].value.endswith(f"Decision: {result.decision}")
+    frame = at.dataframe[0].value
+    assert list(frame["relative_effect"]) == pytest.approx(
+        [m.relative_effect for m in result.metrics], nan_ok=True
+    )
+
+
+def test_evaluation_follows_the_language_filter(home: Path) -> None:
+    from codex_ds.evaluation import store
+    from codex_ds.evaluation.report import summarise_run
+
+    at = open_page("evaluation")
+    run_id = at.selectbox(key="e_run").value
+    at.selectbox(key="f_language").set_value("python").run()
+    assert not at.exception
+    by_language = next(d.value for d in at.dataframe if "name" in d.value.columns)
+    with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
+        s = summarise_run(store.get_run(con, run_id), store.run_results(con, run_id))
+    group = next(g for g in s.by_language if g.name == "python")
+    assert list(by_language["name"]) == ["python"]
+    assert by_language["pass@1"].iloc[0] == pytest.approx(group.pass_at_k[0].value)
+
+
+def test_causal_follows_the_segment_filter(home: Path) -> None:
+    from codex_ds.causal import dataset
+    from codex_ds.causal.design import causal_design
+    from codex_ds.causal.effects import CausalError
+    from codex_ds.dashboard.data import causal_covariates
+
+    def expected(segment: str | None, start: dt.date, end: dt.date) -> str:
+        with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
+            frame = dataset.user_outcomes(con, start_date=start, end_date=end, segment=segment)
+        design = causal_design(
+            frame, dataset.DEFAULT_TREATMENT, dataset.DEFAULT_OUTCOME, causal_covariates(segment)
+        )
+        return design.code if isinstance(design, CausalError) else f"{design.n:,} users"
+
+    at = open_page("causal")
+    start, end = at.date_input(key="f_dates").value
+    shown = [" ".join(m.value for m in at.markdown)]
+    at.selectbox(key="f_segment").set_value("intermediate").run()
+    assert not at.exception
+    shown.append(" ".join([m.value for m in at.markdown] + [i.value for i in at.info]))
+    everyone, segment = expected(None, start, end), expected("intermediate", start, end)
+    assert everyone.endswith(" users") and everyone in shown[0]
+    assert segment in shown[1] and segment != everyone
