@@ -44,7 +44,9 @@ def connect(
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, Any] = {}
+    # DuckDB draws its own progress bar on stdout for queries over 2 s; it would corrupt --json
+    # output and the CLI shows its own (rich) progress.
+    config: dict[str, Any] = {"enable_progress_bar": False}
     if memory_limit:
         config["memory_limit"] = memory_limit
     deadline = time.monotonic() + lock_wait
