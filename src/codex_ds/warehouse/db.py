@@ -44,9 +44,7 @@ def connect(
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    # DuckDB draws its own progress bar on stdout for queries over 2 s; it would corrupt --json
-    # output and the CLI shows its own (rich) progress.
-    config: dict[str, Any] = {"enable_progress_bar": False}
+    config: dict[str, Any] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     deadline = time.monotonic() + lock_wait
@@ -60,6 +58,9 @@ def connect(
                 raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+    # DuckDB draws its own progress bar on stdout for queries over 2 s; it would corrupt --json
+    # output, and the CLI shows its own (rich) progress.
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         migrate(con)
     return con
