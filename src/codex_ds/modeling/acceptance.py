@@ -28,7 +28,11 @@ are assembled from per-cell sums (``numpy.bincount``) and the two continuous col
 from a dense design matrix. Standard errors are clustered by user (the sandwich
 ``c · H⁻¹ (Σ_u U_u U_u') H⁻¹`` with per-user score sums ``U_u`` and statsmodels' small-sample
 factor ``c = G/(G-1) · (N-1)/(N-K)``, N suggestions, K parameters, G users), or model based
-when the patterns carry no user. ``engine="statsmodels"`` fits the same likelihood with
+when the patterns carry no user. At scale, :func:`fit_in_warehouse` fits β on the patterns
+*without* the user split (per-user patterns barely shrink the data) and computes the per-user
+score sums ``U_u`` in a second SQL pass (``warehouse/queries/modeling/
+acceptance_user_scores.sql``: each suggestion joined to its pattern's fitted probability,
+residuals summed per user and factor level). ``engine="statsmodels"`` fits the same likelihood with
 ``statsmodels.GLM`` (the reference the tests compare with to 1e-6).
 
 Prediction quality uses scikit-learn: AUC and Brier score (``sklearn.metrics``, each
@@ -78,6 +82,7 @@ __all__ = [
     "TruthCheck",
     "compare_with_truth",
     "fit_acceptance_model",
+    "fit_in_warehouse",
     "load_patterns",
     "patterns_from_rows",
 ]
@@ -117,6 +122,12 @@ _ORDER = (
     "model_version",
     "evening",
 )
+#: The columns that identify a covariate pattern of ``acceptance_model_patterns``.
+PATTERN_KEYS: tuple[str, ...] = (*FACTORS, "evening", "latency_bucket", "length_bucket")
+#: Per-user score sums for clustered standard errors: given the fitted patterns (their
+#: :data:`PATTERN_KEYS`, ``probability``, ``latency_s``, ``log_suggested_chars``), return
+#: the rows of the query ``acceptance_user_scores`` (see :func:`fit_in_warehouse`).
+UserScores = Callable[[pd.DataFrame], pd.DataFrame]
 #: |β| beyond this on the logit scale (odds ratio e^15) means (quasi-)separation.
 SEPARATION_LOGIT = 15.0
 
@@ -325,6 +336,9 @@ class _Design:
     reference: dict[str, str]
     notes: list[str]
     dropped: int
+    #: Pattern keys and mean continuous covariates of each kept pattern (None when the
+    #: data are not patterns of ``acceptance_model_patterns``).
+    keys: pd.DataFrame | None = None
 
 
 def _prepare(frame: pd.DataFrame) -> _Design | AcceptanceModelResult:
@@ -449,6 +463,13 @@ def _prepare(frame: pd.DataFrame) -> _Design | AcceptanceModelResult:
     if "user_id" in frame.columns and frame["user_id"].notna().all():
         user = np.asarray(frame["user_id"].astype("category").cat.codes, dtype=np.int64)
         n_users = int(user.max()) + 1
+    keys: pd.DataFrame | None = None
+    if all(c in frame.columns for c in PATTERN_KEYS) and all(
+        sum_col in frame.columns for sum_col, _ in CONTINUOUS.values()
+    ):
+        keys = frame[list(PATTERN_KEYS)].reset_index(drop=True)
+        for name, (sum_col, _) in CONTINUOUS.items():
+            keys[name] = pd.to_numeric(frame[sum_col]).to_numpy(dtype=float) / shown
     design = _Design(
         names=names + z_names,
         n_dummy=dummies.shape[1],
@@ -462,6 +483,7 @@ def _prepare(frame: pd.DataFrame) -> _Design | AcceptanceModelResult:
         reference=reference,
         notes=notes,
         dropped=dropped,
+        keys=keys,
     )
     return design
 
@@ -570,6 +592,41 @@ def _cluster_meat(d: _Design, beta: F64) -> F64:
     return np.asarray(scores.T @ scores)
 
 
+def _user_score_meat(d: _Design, beta: F64, user_scores: UserScores) -> tuple[F64, int]:
+    """Σ_u U_u U_u' from per-user score sums computed outside (in SQL) from the fitted
+    patterns: U_u = Σ_j x_j (y_j - μ_j) over the user's suggestions j, each with its
+    pattern's covariates x_j and probability μ_j. Returns the meat and the number of users."""
+    assert d.keys is not None
+    table = d.keys.copy()
+    table["probability"] = _sigmoid(_eta(d, beta))
+    rows = user_scores(table)
+    user_codes, users = pd.factorize(rows["user_id"])
+    n_users = len(users)
+    p = d.n_dummy + d.z.shape[1]
+    column = {name: j for j, name in enumerate(d.names)}
+    factor = rows["factor"].astype(str).to_numpy()
+    level = rows["level"].astype(object).to_numpy()
+    total = factor == "intercept"
+    term = np.where(
+        total,
+        "intercept",
+        np.where(factor == "evening", np.where(level == "true", "evening", ""), ""),
+    ).astype(object)
+    levelled = ~total & (factor != "evening")
+    term[levelled] = [f"{f}[{lv}]" for f, lv in zip(factor[levelled], level[levelled], strict=True)]
+    col = np.array([column.get(t, -1) for t in term], dtype=np.int64)
+    scores = np.zeros((n_users, p))
+    used = col >= 0
+    np.add.at(scores, (user_codes[used], col[used]), rows["residual_sum"].to_numpy(float)[used])
+    sums = {"latency_s": "residual_latency_s_sum", "log_suggested_chars": "residual_log_chars_sum"}
+    for name, sum_col in sums.items():
+        if name in column:
+            np.add.at(
+                scores, (user_codes[total], column[name]), rows[sum_col].to_numpy(float)[total]
+            )
+    return np.asarray(scores.T @ scores), n_users
+
+
 def _fit_statsmodels(d: _Design) -> tuple[F64, F64, float]:
     """The same likelihood with statsmodels.GLM (a dense pattern design): β, covariance, ll."""
     import statsmodels.api as sm
@@ -610,6 +667,7 @@ def fit_acceptance_model(
     seed: int = 0,
     predict: bool = True,
     progress: Progress | None = None,
+    user_scores: UserScores | None = None,
 ) -> AcceptanceModelResult:
     """Fit the acceptance model to covariate patterns (or one row per suggestion).
 
@@ -619,12 +677,19 @@ def fit_acceptance_model(
     standard errors clustered by user and grouped cross-validation, ``user_id``.
     ``cv_folds=0`` skips cross-validation; ``predict=False`` skips the prediction metrics
     (AUC, Brier, calibration) altogether: inference only.
+
+    ``user_scores``, for patterns without ``user_id`` (``acceptance_model_patterns``
+    without by_user), computes the per-user score sums of the fitted model, from which the
+    standard errors are clustered by user (see :func:`fit_in_warehouse`, which passes the
+    SQL query ``acceptance_user_scores``).
     """
     from threadpoolctl import threadpool_limits
 
     # the matrices are small (parameters x cells); BLAS threads only add contention
     with threadpool_limits(limits=1):
-        return _fit(data, engine, confidence, cv_folds if predict else -1, seed, progress)
+        return _fit(
+            data, engine, confidence, cv_folds if predict else -1, seed, progress, user_scores
+        )
 
 
 def _fit(
@@ -634,6 +699,7 @@ def _fit(
     cv_folds: int,
     seed: int,
     progress: Progress | None,
+    user_scores: UserScores | None = None,
 ) -> AcceptanceModelResult:
     report = progress or (lambda _stage, _fraction: None)
     report("design", 0.0)
@@ -697,6 +763,18 @@ def _fit(
             c = d.n_users / (d.n_users - 1) * (total - 1) / (total - p)
             cov = np.asarray(c * h_inv @ meat @ h_inv, dtype=float)
             covariance = "cluster_user"
+        elif d.user is None and user_scores is not None and d.keys is not None:
+            report("user scores", 0.3)
+            meat, n_users = _user_score_meat(d, beta, user_scores)
+            base["users"] = n_users
+            if n_users >= 2:
+                c = n_users / (n_users - 1) * (total - 1) / (total - p)
+                cov = np.asarray(c * h_inv @ meat @ h_inv, dtype=float)
+                covariance = "cluster_user"
+            else:
+                cov = np.asarray(h_inv, dtype=float)
+                covariance = "model"
+                notes.append("standard errors are model based: one user only")
         else:
             cov = np.asarray(h_inv, dtype=float)
             covariance = "model"
@@ -738,6 +816,67 @@ def _fit(
         notes=tuple(notes),
         covariance_matrix=tuple(tuple(float(v) for v in row) for row in cov[np.ix_(order, order)]),
         **base,
+    )
+
+
+# =========================================================================== warehouse
+
+
+def _user_scores_query() -> Any:
+    from codex_ds.warehouse import catalog
+
+    path = catalog.QUERIES_DIR / "modeling" / "acceptance_user_scores.sql"
+    return catalog.parse_query(path.read_text(encoding="utf-8"), path=path)
+
+
+def fit_in_warehouse(
+    con: Any,
+    params: Mapping[str, Any] | None = None,
+    *,
+    confidence: float = 0.95,
+    predict: bool = False,
+    progress: Progress | None = None,
+) -> AcceptanceModelResult:
+    """Fit the acceptance model on a DuckDB warehouse with standard errors clustered by user,
+    without splitting the patterns by user.
+
+    Two SQL passes: ``acceptance_model_patterns`` (no by_user: a few hundred thousand
+    patterns however many suggestions) for β and the bread by Newton-Raphson, then
+    ``acceptance_user_scores`` (``warehouse/queries/modeling/``), which joins every shown
+    suggestion to its pattern's fitted probability (registered as the table
+    ``acceptance_pattern_fit``) and sums the scores per user: the meat. The sandwich is the
+    clustered covariance of the same model as ``fit_acceptance_model(load_patterns(con))``
+    except that each suggestion carries its pattern's mean latency and length over all
+    users rather than over its user's suggestions only. ``predict=True`` adds the in-sample
+    AUC, Brier score and calibration (no cross-validation: that needs the users'
+    patterns, :func:`load_patterns`). A Spark warehouse takes the per-user patterns
+    instead (a table registered from Python is engine specific).
+    """
+    from codex_ds.warehouse import catalog
+
+    if catalog.engine_of(con) == "spark":
+        frame = load_patterns(con, params, by_user=True)
+        return fit_acceptance_model(
+            frame, confidence=confidence, cv_folds=0, predict=predict, progress=progress
+        )
+    frame = load_patterns(con, params, by_user=False)
+    query = _user_scores_query()
+    bound = catalog.bind(query, params, con=con)
+
+    def scores(table: pd.DataFrame) -> pd.DataFrame:
+        con.register("acceptance_pattern_fit", table)
+        try:
+            return con.execute(query.sql, bound).to_arrow_table().to_pandas()
+        finally:
+            con.unregister("acceptance_pattern_fit")
+
+    return fit_acceptance_model(
+        frame,
+        confidence=confidence,
+        cv_folds=0,
+        predict=predict,
+        progress=progress,
+        user_scores=scores,
     )
 
 
