@@ -45,6 +45,13 @@ def test_acceptance_json(home: Path) -> None:
     assert payload["prediction"]["cv_folds"] == 2
     assert len(payload["truth"]) == len(names)
     assert sum(t["covered"] for t in payload["truth"]) >= 0.85 * len(names)
+    # no folds: the fast path (patterns without users, scores per user in SQL), same model
+    code, fast = _json(home, "acceptance", "--folds", "0")
+    assert code == 0 and fast["ok"] and fast["covariance"] == "cluster_user"
+    assert fast["users"] == payload["users"] and fast["patterns"] < payload["patterns"]
+    assert fast["prediction"]["cv_folds"] == 0
+    for a, b in zip(fast["coefficients"], payload["coefficients"], strict=True):
+        assert a["name"] == b["name"] and abs(a["estimate"] - b["estimate"]) < 0.05 * b["se"]
 
 
 def test_productivity_json_and_table(home: Path, simulated) -> None:
