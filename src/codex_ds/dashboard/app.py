@@ -1,7 +1,11 @@
 """The Streamlit entrypoint: ``streamlit run src/codex_ds/dashboard/app.py`` (or
 ``codex-ds dashboard``). The sidebar filters are drawn here, once, before the chosen page
-runs, so they apply to every page; each page is a module of :mod:`codex_ds.dashboard.pages`
-with a ``render(filters)`` function."""
+runs, so they apply to every page; each page is a module of :mod:`codex_ds.dashboard.views`
+with a ``render(filters)`` function.
+
+The page modules live in ``views/``, not ``pages/``: Streamlit treats a ``pages/`` folder
+beside the entrypoint as a legacy multipage app and would answer a deep link such as
+``/overview`` by running ``pages/overview.py`` as a script, before ``st.navigation`` runs."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from types import ModuleType
 import streamlit as st
 
 from codex_ds.dashboard import data, ui
-from codex_ds.dashboard.pages import (
+from codex_ds.dashboard.views import (
     causal,
     copilot,
     data_quality,

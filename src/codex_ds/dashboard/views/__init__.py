@@ -1,1 +1,1 @@
-"""codex_ds.dashboard.pages."""
+"""The dashboard's pages: one module each, with ``render(filters)``."""

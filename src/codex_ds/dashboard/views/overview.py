@@ -23,7 +23,14 @@ def render(filters: data.Filters) -> None:
             data.query("daily_metrics", prev).to_dict("records"),
             data.query("active_users", prev).to_dict("records"),
         )
-        st.caption(f"Change against the previous period, {prev_start} → {prev_end}.")
+        if previous["shown"]:
+            st.caption(f"Change against the previous period, {prev_start} → {prev_end}.")
+        else:
+            previous = None
+            st.caption(
+                f"No suggestions in the previous period ({prev_start} → {prev_end}): narrow "
+                "the date range in the sidebar to compare two periods."
+            )
     current = summary.pooled(current_daily.to_dict("records"), current_dau.to_dict("records"))
     metrics = summary.key_metrics(current, previous or {})
     for col, m in zip(st.columns(len(metrics)), metrics, strict=True):
