@@ -4,14 +4,9 @@ shown, and ``codex-ds ingest`` writes to the warehouse while the dashboard has i
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,103 +16,30 @@ pytest.importorskip("streamlit")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the e2e extra is not installed")
 
 from codex_ds.dashboard.app import PAGES  # noqa: E402
+from codex_ds.dashboard.browser import chromium_path, path_of, served, wait_rendered  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "docs" / "img"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = chromium_path()
 DATA = REPO / "tests" / "data"
 
 
-def path_of(url: str) -> str:
-    """The default (first) page is served at /, not at its url path."""
-    return "" if url == PAGES[0][2] else url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    home: Path, port: int, log: Path, timeout: float = 60.0
-) -> subprocess.Popen[bytes]:
-    """``codex-ds dashboard`` in its own process group, its output in ``log`` (a pipe nobody
-    reads would block it); returns once /_stcore/health answers."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "codex_ds", "--home", str(home), "dashboard",
-             "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dashboard exited: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    stop_server(proc)
-    raise RuntimeError("dashboard did not become healthy in time")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def wait_rendered(page: object, title: str, timeout_ms: int = 60_000) -> None:
-    """Until the page titled ``title`` has finished its run (the app says notRunning) and no
-    dialog (such as "Page not found") makes the app inert."""
-    p = page  # playwright Page
-    p.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)  # type: ignore[attr-defined]
-    try:
-        p.wait_for_function(  # type: ignore[attr-defined]
-            """(title) => {
-                const app = document.querySelector('[data-testid="stApp"]');
-                const h1 = document.querySelector('h1');
-                return app && app.getAttribute('data-test-script-state') === 'notRunning'
-                    && h1 !== null && h1.innerText.trim() === title
-                    && !document.getElementById('root').hasAttribute('inert');
-            }""",
-            arg=title,
-            timeout=timeout_ms,
-        )
-    except sync_api.TimeoutError:
-        body = p.inner_text("body")  # type: ignore[attr-defined]
-        raise AssertionError(f"{p.url} did not finish rendering: {body[:2000]}") from None  # type: ignore[attr-defined]
-
-
 @pytest.fixture(scope="module")
-def served(
+def server(
     simulated_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     if CHROMIUM is None:
         pytest.fail("Chromium is missing: apt-get install -y chromium (scripts/test.sh does)")
     home = tmp_path_factory.mktemp("browser_ws")
     shutil.copy2(simulated_home / "warehouse.duckdb", home / "warehouse.duckdb")
-    port = free_port()
-    proc = start_server(home, port, home / "dashboard.log")
-    try:
-        yield f"http://127.0.0.1:{port}", home
-    finally:
-        stop_server(proc)
+    with served(home, home / "dashboard.log") as base:
+        yield base, home
 
 
 @pytest.fixture(scope="module")
-def browser_page(served: tuple[str, Path]) -> Iterator[object]:
+def browser_page(server: tuple[str, Path]) -> Iterator[object]:
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -127,8 +49,8 @@ def browser_page(served: tuple[str, Path]) -> Iterator[object]:
             browser.close()
 
 
-def test_every_page_loads_with_its_charts(served: tuple[str, Path], browser_page: object) -> None:
-    base, _ = served
+def test_every_page_loads_with_its_charts(server: tuple[str, Path], browser_page: object) -> None:
+    base, _ = server
     page = browser_page
     IMAGES.mkdir(parents=True, exist_ok=True)
     for _, title, url, _ in PAGES:
@@ -148,9 +70,9 @@ def _acceptance_card(page: object) -> str:
 
 
 def test_a_sidebar_filter_changes_what_is_shown(
-    served: tuple[str, Path], browser_page: object
+    server: tuple[str, Path], browser_page: object
 ) -> None:
-    base, _ = served
+    base, _ = server
     page = browser_page
     page.goto(f"{base}/")  # type: ignore[attr-defined]
     wait_rendered(page, "Overview")
@@ -174,9 +96,9 @@ def test_a_sidebar_filter_changes_what_is_shown(
 
 
 def test_ingest_while_the_dashboard_is_open(
-    served: tuple[str, Path], browser_page: object
+    server: tuple[str, Path], browser_page: object
 ) -> None:
-    base, home = served
+    base, home = server
     page = browser_page
     page.goto(f"{base}/data-quality")  # type: ignore[attr-defined]
     wait_rendered(page, "Data Quality")

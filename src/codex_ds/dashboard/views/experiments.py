@@ -11,7 +11,7 @@ import streamlit as st
 
 from codex_ds.dashboard import data, ui
 
-DECISION_ICON = {"ship": "✅", "hold": "⏸️", "rollback": "⛔", "invalid": "⚠️"}
+DECISION_BOX = {"ship": st.success, "hold": st.warning, "rollback": st.error, "invalid": st.error}
 
 
 def render(filters: data.Filters) -> None:
@@ -27,8 +27,8 @@ def render(filters: data.Filters) -> None:
     ids = [r.experiment for r in results]
     chosen = st.selectbox("Experiment", ids, key="x_experiment")
     result = results[ids.index(chosen)]
-    st.subheader(f"{DECISION_ICON.get(result.decision, '')} Decision: {result.decision}")
-    st.write(result.reason)
+    st.subheader(f"Decision: {result.decision}")
+    DECISION_BOX.get(result.decision, st.info)(result.reason)
     cols = st.columns(3)
     cols[0].metric("Units", f"{sum(result.units.values()):,}")
     srm = result.srm_p_value
