@@ -147,9 +147,10 @@ def describe_isolation() -> str:
             f"bubblewrap (no network, read-only system, private /tmp, no repo/home/workspace) "
             f"+ {per_sample} + wall-clock kill of the process group"
         )
+    who = ", runs as nobody" if os.geteuid() == 0 else ""
     return (
         f"FALLBACK without namespaces ({reason}): {per_sample}, own process group, temporary "
-        "directory; the sample can see the file system and the network"
+        f"directory{who}; the sample can see the file system and the network"
     )
 
 
@@ -183,6 +184,7 @@ class Worker:
             self.sandboxed = True
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="codex_ds_sandbox_")
+            os.chmod(self._tmp.name, 0o711)  # samples run as nobody when we are root
             env = {"PATH": "/usr/bin:/bin", "HOME": self._tmp.name, "LANG": "C.UTF-8"}
             self._proc = subprocess.Popen(
                 [python, "-I", "-c", source],
