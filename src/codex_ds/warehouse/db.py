@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,10 @@ def connect(
             delay = min(delay * 2, 0.5)
     # DuckDB draws its own progress bar on stdout for queries over 2 s; it would corrupt --json
     # output, and the CLI shows its own (rich) progress.
-    con.execute("SET enable_progress_bar = false")
+    # Under Jupyter, DuckDB insists on ipywidgets for any progress-bar setting; there the bar
+    # goes to the notebook, not to stdout, so it can stay.
+    with suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
     if not read_only:
         migrate(con)
     return con
