@@ -73,6 +73,13 @@ def test_every_page_renders_on_a_simulated_warehouse(home: Path, url: str) -> No
         assert "Nothing quarantined" in at.success[0].value
     else:
         assert at.get("plotly_chart"), f"{url}: no chart"
+    if url == "telemetry":  # every section, one at a time
+        from codex_ds.dashboard.views.telemetry import SECTIONS
+
+        for section in SECTIONS[1:]:
+            at.button_group(key="t_section").set_value(section).run()
+            assert not at.exception, (section, [e.value for e in at.exception])
+            assert at.dataframe, section
 
 
 def _acceptance_card(at: AppTest) -> str:
@@ -115,6 +122,7 @@ def test_date_range_changes_engagement(home: Path) -> None:
     start, end = at.date_input(key="f_dates").value
     short_end = start + dt.timedelta(days=6)
     at.date_input(key="f_dates").set_value((start, short_end)).run()
+    at.button_group(key="t_section").set_value("Engagement").run()
     assert not at.exception
     shown = next(d.value for d in at.dataframe if "stickiness" in d.value.columns)
     direct = run_direct(home, "active_users", {"start_date": start, "end_date": short_end})

@@ -90,14 +90,17 @@ RENDERED_JS = """(title) => {
 def wait_rendered(page: Any, title: str, timeout_ms: int = 60_000) -> None:
     """Until the page titled ``title`` has finished its script run (the app says
     notRunning) and no dialog (such as "Page not found") makes the app inert; then until
-    every Plotly chart on it has drawn."""
+    no element is a loading skeleton (Plotly's component loads lazily) and every Plotly chart
+    has drawn."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
         page.wait_for_function(RENDERED_JS, arg=title, timeout=timeout_ms)
         page.wait_for_function(
-            """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-                .every(c => c.querySelector('.main-svg') !== null)""",
+            """() => document.querySelector('[data-testid="stMain"] [data-testid="stSkeleton"]')
+                    === null
+                && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                    .every(c => c.querySelector('.main-svg') !== null)""",
             timeout=timeout_ms,
         )
     except PlaywrightTimeout:

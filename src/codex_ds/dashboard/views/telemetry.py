@@ -7,6 +7,7 @@ import streamlit as st
 
 from codex_ds.dashboard import data, ui
 
+SECTIONS = ("Acceptance", "Latency", "Persistence", "Funnel", "Retention", "Engagement", "Alerts")
 SEGMENTATIONS = {
     "language": "acceptance_by_language",
     "editor": "acceptance_by_editor",
@@ -20,10 +21,11 @@ SEGMENTATIONS = {
 def render(filters: data.Filters) -> None:
     st.title("Telemetry")
     ui.filters_caption(filters)
-    tabs = st.tabs(
-        ["Acceptance", "Latency", "Persistence", "Funnel", "Retention", "Engagement", "Alerts"]
-    )
-    with tabs[0]:
+    # One section at a time: only the chosen one queries and draws (tabs would run them all).
+    section = st.segmented_control(
+        "Section", SECTIONS, default=SECTIONS[0], key="t_section", label_visibility="collapsed"
+    ) or SECTIONS[0]
+    if section == "Acceptance":
         by = st.selectbox("Split acceptance by", list(SEGMENTATIONS), key="t_split")
         name = SEGMENTATIONS[str(by)]
         frame = data.query(name, filters)
@@ -33,7 +35,7 @@ def render(filters: data.Filters) -> None:
                 width="stretch",
             )
         ui.table(frame, name)
-    with tabs[1]:
+    elif section == "Latency":
         frame = data.query("latency_percentiles", filters)
         if not frame.empty:
             st.plotly_chart(
@@ -45,7 +47,7 @@ def render(filters: data.Filters) -> None:
         ui.table(frame, "latency_percentiles")
         buckets = data.query("acceptance_by_latency_bucket", filters)
         ui.table(buckets, "acceptance_by_latency_bucket")
-    with tabs[2]:
+    elif section == "Persistence":
         frame = data.query("persistence_by_checkpoint", filters)
         if not frame.empty:
             st.plotly_chart(
@@ -55,12 +57,12 @@ def render(filters: data.Filters) -> None:
                 width="stretch",
             )
         ui.table(frame, "persistence_by_checkpoint")
-    with tabs[3]:
+    elif section == "Funnel":
         frame = data.query("suggestion_funnel", filters)
         if not frame.empty:
             st.plotly_chart(px.funnel(frame, x="suggestions", y="step"), width="stretch")
         ui.table(frame, "suggestion_funnel")
-    with tabs[4]:
+    elif section == "Retention":
         frame = data.query("cohort_retention_weekly", filters)
         if not frame.empty:
             grid = frame.pivot_table(index="cohort_week", columns="week_n", values="retention")
@@ -71,7 +73,7 @@ def render(filters: data.Filters) -> None:
                 width="stretch",
             )
         ui.table(frame, "cohort_retention_weekly")
-    with tabs[5]:
+    elif section == "Engagement":
         frame = data.query("active_users", filters)
         if not frame.empty:
             st.plotly_chart(px.line(frame, x="day", y=["dau", "wau", "mau"]),
@@ -79,6 +81,6 @@ def render(filters: data.Filters) -> None:
             st.plotly_chart(px.line(frame, x="day", y=["stickiness", "dau_wau"]),
                             width="stretch")
         ui.table(frame, "active_users")
-    with tabs[6]:
+    elif section == "Alerts":
         ui.table(data.stored_alerts(filters), "alerts",
                  caption="Alerts stored by `codex-ds monitor` (date range only).")
