@@ -79,7 +79,10 @@ def test_every_page_renders_on_a_simulated_warehouse(home: Path, url: str) -> No
         for section in SECTIONS[1:]:
             at.button_group(key="t_section").set_value(section).run()
             assert not at.exception, (section, [e.value for e in at.exception])
-            assert at.dataframe, section
+            if section == "Alerts":  # `codex-ds monitor` has not run on this workspace
+                assert "No rows for `alerts`" in at.info[0].value
+            else:
+                assert at.dataframe and at.get("plotly_chart"), section
 
 
 def _acceptance_card(at: AppTest) -> str:
