@@ -91,13 +91,12 @@ def _acceptance_card(at: AppTest) -> str:
 
 def test_overview_cards_follow_the_filter(home: Path) -> None:
     at = open_page("overview")
-    start, end = at.date_input(key="f_dates").value
     before = _acceptance_card(at)
     at.selectbox(key="f_editor").set_value("vscode").run()
     assert not at.exception
     after = _acceptance_card(at)
     for editor, shown in ((None, before), ("vscode", after)):
-        params = {"start_date": start, "end_date": end} | ({"editor": editor} if editor else {})
+        params = {"editor": editor} if editor else {}  # the whole range: no date filter
         pooled = summary.pooled(run_direct(home, "daily_metrics", params), [])
         assert shown == f"{100 * pooled['acceptance_rate']:.1f} %"
     assert before != after
@@ -180,7 +179,7 @@ def test_causal_follows_the_segment_filter(home: Path) -> None:
     from codex_ds.causal.effects import CausalError
     from codex_ds.dashboard.data import causal_covariates
 
-    def expected(segment: str | None, start: dt.date, end: dt.date) -> str:
+    def expected(segment: str | None, start: dt.date | None, end: dt.date | None) -> str:
         with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
             frame = dataset.user_outcomes(con, start_date=start, end_date=end, segment=segment)
         design = causal_design(
@@ -189,7 +188,7 @@ def test_causal_follows_the_segment_filter(home: Path) -> None:
         return design.code if isinstance(design, CausalError) else f"{design.n:,} users"
 
     at = open_page("causal")
-    start, end = at.date_input(key="f_dates").value
+    start = end = None  # the whole range selected: no date filter
     shown = [" ".join(m.value for m in at.markdown)]
     at.selectbox(key="f_segment").set_value("intermediate").run()
     assert not at.exception

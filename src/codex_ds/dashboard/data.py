@@ -120,16 +120,16 @@ class FilterChoices:
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def filter_choices(path: str, ver: tuple[int, ...]) -> FilterChoices:
+    # The days of activity (daily_metrics: first to last day with a shown suggestion or a test
+    # run; the same call as an unfiltered page's, so the two share one cached result); without
+    # any, the span of every timed table (signups may lie years back).
+    days = _query(path, ver, "daily_metrics", ())
+    day_values = [pd.Timestamp(d).date() for d in days["day"]]
+
     def load(con: duckdb.DuckDBPyConnection) -> FilterChoices:
-        # The days of activity (daily_metrics: first to last day with a shown suggestion or
-        # a test run); without any, the span of every timed table (signups may lie years back).
-        days = catalog.run(con, catalog.default_catalog().get("daily_metrics")).table
-        first: dt.date | None = None
-        last: dt.date | None = None
-        if days.num_rows:
-            day_values = days.column("day").to_pylist()
-            first, last = min(day_values), max(day_values)
-        else:
+        first: dt.date | None = min(day_values) if day_values else None
+        last: dt.date | None = max(day_values) if day_values else None
+        if not day_values:
             info = db.describe(con, path)
             start, end = info.date_range.get("start"), info.date_range.get("end")
             first = dt.date.fromisoformat(start) if start else None
@@ -145,6 +145,13 @@ def filter_choices(path: str, ver: tuple[int, ...]) -> FilterChoices:
         )
 
     return _read(Path(path), load)
+
+
+def activity_range(path: Path | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """First and last day of activity (what an unset date filter stands for)."""
+    p = path or warehouse_path()
+    choices = filter_choices(str(p), version(p))
+    return choices.first_day, choices.last_day
 
 
 # -- named queries -------------------------------------------------------------------------

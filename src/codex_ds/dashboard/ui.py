@@ -37,9 +37,10 @@ def sidebar_filters(path: Path) -> data.Filters:
         value = side.selectbox(label, (ALL, *options), key=key)
         return None if value in (None, ALL) else str(value)
 
+    # The whole range means "no date filter" (NULL): the same rows, one shared cache entry.
     return data.Filters(
-        start_date=picked_start,
-        end_date=picked_end,
+        start_date=None if picked_start == start else picked_start,
+        end_date=None if picked_end == end else picked_end,
         language=pick("Language", choices.languages, "f_language"),
         editor=pick("Editor", choices.editors, "f_editor"),
         segment=pick("Segment", choices.segments, "f_segment"),
@@ -49,8 +50,8 @@ def sidebar_filters(path: Path) -> data.Filters:
 
 def filters_caption(filters: data.Filters, applies: str = "") -> None:
     parts = [
-        f"{filters.start_date} → {filters.end_date}"
-        if filters.start_date
+        f"{filters.start_date or 'first day'} → {filters.end_date or 'last day'}"
+        if filters.start_date or filters.end_date
         else "all dates",
         *(
             f"{k}={v}"

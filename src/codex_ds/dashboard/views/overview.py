@@ -16,8 +16,10 @@ def render(filters: data.Filters) -> None:
     current_daily = data.query("daily_metrics", filters)
     current_dau = data.query("active_users", filters)
     previous = None
-    if filters.start_date and filters.end_date:
-        prev_start, prev_end = summary.previous_period(filters.start_date, filters.end_date)
+    first, last = data.activity_range()
+    start, end = filters.start_date or first, filters.end_date or last
+    if start and end:
+        prev_start, prev_end = summary.previous_period(start, end)
         prev = dataclasses.replace(filters, start_date=prev_start, end_date=prev_end)
         previous = summary.pooled(
             data.query("daily_metrics", prev).to_dict("records"),
