@@ -353,7 +353,9 @@ def test_spark_sql_is_complete_and_uses_named_markers() -> None:
         assert "$" not in t.sql
         sqlglot.parse_one(t.sql, read="spark")  # Spark SQL that sqlglot can read back
     spark = catalog.transpile(CATALOG.get("latency_percentiles"), "spark").sql
-    assert "PERCENTILE(latency_ms, 0.5)" in spark  # exact, not percentile_approx
+    # exact, not percentile_approx; the list of fractions is Spark's array (0-based indexing)
+    assert "PERCENTILE(latency_ms, ARRAY(0.5, 0.9, 0.99))" in spark
+    assert "latency_ms_q[0] AS DOUBLE) AS p50_ms" in spark
     assert "PERCENTILE_APPROX" not in spark
 
 
@@ -484,7 +486,11 @@ def test_cli_without_a_warehouse_says_how_to_make_one(tmp_path: Path) -> None:
 @needs_sqlglot
 def test_cli_transpile(home: Path) -> None:
     code, out, _ = invoke(home, "transpile", "latency_percentiles", "--dialect", "spark")
-    assert code == 0 and "PERCENTILE(latency_ms, 0.99)" in out and ":model_version" in out
+    assert (
+        code == 0
+        and "PERCENTILE(latency_ms, ARRAY(0.5, 0.9, 0.99))" in out
+        and ":model_version" in out
+    )
     code, out, _ = invoke(home, "transpile", "daily_metrics", "--dialect", "bigquery", "--json")
     data = json.loads(out)
     assert code == 0 and data["dialect"] == "bigquery" and "@language" in data["sql"]
