@@ -14,6 +14,11 @@ if ! command -v bwrap >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
 fi
+# Code evaluation runs JavaScript (Node) and C++ (g++) tasks; their tests must not skip here.
+if ! command -v node >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq nodejs g++ >/dev/null
+fi
 # The dashboard's browser tests drive Debian's Chromium with Playwright (no browser download).
 if ! command -v chromium >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
