@@ -196,3 +196,27 @@ def test_causal_follows_the_segment_filter(home: Path) -> None:
     everyone, segment = expected(None, start, end), expected("intermediate", start, end)
     assert everyone.endswith(" users") and everyone in shown[0]
     assert segment in shown[1] and segment != everyone
+
+
+def test_overview_compares_with_the_previous_period(home: Path) -> None:
+    at = open_page("overview")
+    first, last = at.date_input(key="f_dates").value
+    start = last - dt.timedelta(days=6)
+    at.date_input(key="f_dates").set_value((start, last)).run()
+    assert not at.exception
+    card = next(m for m in at.metric if m.label == "Acceptance rate")
+    current = summary.pooled(
+        run_direct(home, "daily_metrics", {"start_date": start, "end_date": last}), []
+    )
+    previous = summary.pooled(
+        run_direct(
+            home,
+            "daily_metrics",
+            {"start_date": start - dt.timedelta(days=7), "end_date": start - dt.timedelta(days=1)},
+        ),
+        [],
+    )
+    assert previous["shown"] > 0 and first < start
+    assert card.value == f"{100 * current['acceptance_rate']:.1f} %"
+    change = current["acceptance_rate"] - previous["acceptance_rate"]
+    assert card.delta == f"{100 * change:+.1f} pts"

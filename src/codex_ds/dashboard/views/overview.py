@@ -21,10 +21,11 @@ def render(filters: data.Filters) -> None:
     if start and end:
         prev_start, prev_end = summary.previous_period(start, end)
         prev = dataclasses.replace(filters, start_date=prev_start, end_date=prev_end)
+        # A previous period that ends before the first day of activity is empty: not queried.
         previous = summary.pooled(
             data.query("daily_metrics", prev).to_dict("records"),
             data.query("active_users", prev).to_dict("records"),
-        )
+        ) if first is None or prev_end >= first else {"shown": 0}
         if previous["shown"]:
             st.caption(f"Change against the previous period, {prev_start} → {prev_end}.")
         else:
