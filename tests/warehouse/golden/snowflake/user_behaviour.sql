@@ -1,3 +1,5 @@
+/* Suggestions and persistence checks are summed per session first, then the few hundred */
+/* thousand session rows (not the ten million suggestions) are joined to the sessions kept. */
 WITH sess AS (
   SELECT
     se.session_id,
@@ -16,9 +18,9 @@ WITH sess AS (
     AND (
       :segment IS NULL OR u.segment = :segment
     )
-), sug AS (
+), by_session AS (
   SELECT
-    sess.user_id,
+    s.session_id,
     COUNT(*) AS requested,
     SUM(CASE WHEN s.outcome <> 'not_shown' THEN 1 ELSE 0 END) AS shown,
     SUM(CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS accepted,
@@ -28,22 +30,42 @@ WITH sess AS (
       CASE WHEN s.outcome <> 'not_shown' AND s.trigger <> 'automatic' THEN 1 ELSE 0 END
     ) AS invoked
   FROM suggestions AS s
-  INNER JOIN sess
-    ON sess.session_id = s.session_id
   GROUP BY
-    sess.user_id
-), persist AS (
+    s.session_id
+), sug AS (
   SELECT
     sess.user_id,
+    SUM(b.requested) AS requested,
+    SUM(b.shown) AS shown,
+    SUM(b.accepted) AS accepted,
+    SUM(b.accepted_chars) AS accepted_chars,
+    SUM(b.shown_chars) AS shown_chars,
+    SUM(b.invoked) AS invoked
+  FROM by_session AS b
+  INNER JOIN sess
+    ON sess.session_id = b.session_id
+  GROUP BY
+    sess.user_id
+), persist_by_session AS (
+  SELECT
+    s.session_id,
     COUNT(*) AS checked_30s,
     SUM(CASE WHEN p.edit_ratio = 0 THEN 1 ELSE 0 END) AS unchanged_30s
   FROM persistence AS p
   INNER JOIN suggestions AS s
     ON s.suggestion_id = p.suggestion_id
-  INNER JOIN sess
-    ON sess.session_id = s.session_id
   WHERE
     p.check_after_s = 30 AND s.outcome IN ('accepted', 'partially_accepted')
+  GROUP BY
+    s.session_id
+), persist AS (
+  SELECT
+    sess.user_id,
+    SUM(b.checked_30s) AS checked_30s,
+    SUM(b.unchanged_30s) AS unchanged_30s
+  FROM persist_by_session AS b
+  INNER JOIN sess
+    ON sess.session_id = b.session_id
   GROUP BY
     sess.user_id
 ), survey AS (
