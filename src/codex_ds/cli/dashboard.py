@@ -50,10 +50,10 @@ def dashboard(
     Telemetry, experiments, code evaluation, failure diagnostics, causal estimates and data
     quality, with global filters. The CLI can keep writing to the warehouse (ingest,
     simulate, eval run) while the dashboard is open. Needs the `dashboard` extra:
-    pip install 'codex-ds[dashboard]'. Stop it with Ctrl-C.
+    pip install 'codex-ds\\[dashboard]'. Stop it with Ctrl-C.
     """
     if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("plotly") is None:
-        raise fail("the dashboard needs streamlit and plotly: pip install 'codex-ds[dashboard]'")
+        raise fail("the dashboard needs streamlit and plotly: pip install 'codex-ds\\[dashboard]'")
     workspace = state(ctx).workspace
     env = os.environ | {HOME_ENV: str(workspace.home)}
     err.print(f"Dashboard on http://{host}:{port} (warehouse {workspace.warehouse})")
