@@ -110,11 +110,11 @@ def test_all_runs_every_step_and_writes_reports(tmp_path: Path) -> None:
         "experiments",
         "rollout",
         "monitors",
+        "eval",
+        "nlp",
         "model_acceptance",
         "model_productivity",
         "model_segments",
-        "eval",
-        "nlp",
         "causal",
         "export_parquet",
     ]

@@ -309,6 +309,9 @@ def test_ctrl_c_keeps_finished_samples_and_names_the_resume_command(tmp_path: Pa
         text=True,
         env=env,
         cwd=tmp_path,
+        # pytest-xdist workers ignore SIGINT, and a child would inherit that (Python then installs
+        # no KeyboardInterrupt handler); a user's terminal has the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     run_id = None
