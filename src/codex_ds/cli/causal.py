@@ -12,8 +12,16 @@ from codex_ds.causal import dataset
 from codex_ds.causal.design import causal_design
 from codex_ds.causal.effects import CausalError
 from codex_ds.causal.estimate import ALL_METHODS, CausalOptions, MethodChoice, estimate_effects
-from codex_ds.cli.console import emit_json, err, fail, out, progress_bar, state, table
-from codex_ds.warehouse import db
+from codex_ds.cli.console import (
+    emit_json,
+    err,
+    fail,
+    out,
+    progress_bar,
+    read_warehouse,
+    state,
+    table,
+)
 
 app = typer.Typer(
     help="Observational causal effects: matching, weighting, doubly robust, sensitivity.",
@@ -113,14 +121,8 @@ def estimate(
         source = str(data)
     else:
         ws = state(ctx).workspace
-        try:
-            con = db.connect(ws.warehouse, read_only=True)
-        except db.WarehouseError as exc:
-            raise fail(str(exc)) from None
-        try:
+        with read_warehouse(ctx) as con:
             frame = dataset.user_outcomes(con, feature=feature)
-        finally:
-            con.close()
         source = f"{ws.warehouse} (query {dataset.QUERY}, feature {feature!r})"
         if frame.empty:
             raise fail(f"{source}: no user has a dev_outcomes week; nothing to estimate")

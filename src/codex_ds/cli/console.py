@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -25,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from codex_ds.settings import Workspace
+from codex_ds.warehouse import db
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -88,3 +90,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line error to stderr and return the Exit to raise."""
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+@contextmanager
+def read_warehouse(ctx: typer.Context) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The workspace's warehouse, opened read-only for one command and closed after it; a
+    warehouse that cannot be opened (missing, locked too long) is a one-line error, exit 1."""
+    try:
+        con = db.connect(state(ctx).workspace.warehouse, read_only=True)
+    except db.WarehouseError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield con
+    finally:
+        con.close()

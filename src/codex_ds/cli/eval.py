@@ -6,7 +6,16 @@ from typing import Annotated, Any
 
 import typer
 
-from codex_ds.cli.console import emit_json, err, fail, out, progress_bar, state, table
+from codex_ds.cli.console import (
+    emit_json,
+    err,
+    fail,
+    out,
+    progress_bar,
+    read_warehouse,
+    state,
+    table,
+)
 
 app = typer.Typer(
     help=(
@@ -336,20 +345,14 @@ def compare_cmd(
     """
     from codex_ds.evaluation import store
     from codex_ds.reporting.evaluation import write_run_report
-    from codex_ds.warehouse import db
 
     ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
-        store.get_run(con, run_a)
-        _, payload = write_run_report(con, ws.reports, run_b, run_a)
-    except store.RunNotFoundError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        con.close()
+    with read_warehouse(ctx) as con:
+        try:
+            store.get_run(con, run_a)
+            _, payload = write_run_report(con, ws.reports, run_b, run_a)
+        except store.RunNotFoundError as exc:
+            raise fail(str(exc)) from None
     c = payload["comparison"]
     if c["common_tasks"] == 0:
         if as_json:
@@ -377,19 +380,13 @@ def report_cmd(
     """
     from codex_ds.evaluation import store
     from codex_ds.reporting.evaluation import write_run_report
-    from codex_ds.warehouse import db
 
     ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
-        path, payload = write_run_report(con, ws.reports, run_id, compare)
-    except store.RunNotFoundError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        con.close()
+    with read_warehouse(ctx) as con:
+        try:
+            path, payload = write_run_report(con, ws.reports, run_id, compare)
+        except store.RunNotFoundError as exc:
+            raise fail(str(exc)) from None
     if as_json:
         emit_json(payload)
         return
@@ -410,17 +407,9 @@ def runs_cmd(
     from dataclasses import asdict
 
     from codex_ds.evaluation import store
-    from codex_ds.warehouse import db
 
-    ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
+    with read_warehouse(ctx) as con:
         runs = store.list_runs(con)
-    finally:
-        con.close()
     if as_json:
         emit_json([asdict(r) for r in runs])
         return

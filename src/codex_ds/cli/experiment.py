@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from codex_ds.cli.console import emit_json, err, fail, out, state, table
+from codex_ds.cli.console import emit_json, err, fail, out, read_warehouse, state, table
 from codex_ds.experiments import analysis
 from codex_ds.warehouse import db
 
@@ -24,15 +24,8 @@ def list_(
 
     --json prints [{"experiment_id", "name", "variant", "is_control", "units", "share"}].
     """
-    ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
+    with read_warehouse(ctx) as con:
         rows = analysis.list_experiments(con)
-    finally:
-        con.close()
     if as_json:
         emit_json(rows)
         return

@@ -12,9 +12,9 @@ from codex_ds.cli import causal as causal_cli
 from codex_ds.cli import dashboard as dashboard_cli
 from codex_ds.cli import eval as eval_cli
 from codex_ds.cli import experiment as experiment_cli
-from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import model as model_cli
 from codex_ds.cli import monitor as monitor_cli
+from codex_ds.cli import nlp as nlp_cli
 from codex_ds.cli import pipeline as pipeline_cli
 from codex_ds.cli import rollout as rollout_cli
 from codex_ds.cli import sql as sql_cli

@@ -30,8 +30,6 @@ def _connect(ctx: typer.Context) -> Any:
         con = db.connect(ws.warehouse, read_only=True)
     except db.WarehouseError as exc:
         raise fail(str(exc)) from None
-    # DuckDB draws its own progress bar on stdout for queries over 2 s: it would break --json
-    con.execute("SET enable_progress_bar = false")
     return con
 
 

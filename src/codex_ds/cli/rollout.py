@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from codex_ds.cli.console import emit_json, fail, out, state, table
+from codex_ds.cli.console import emit_json, fail, out, read_warehouse, table
 from codex_ds.experiments import rollout
-from codex_ds.warehouse import db
 
 app = typer.Typer(
     help="Staged rollouts: a ramp (1 → 5 → 25 → 50 → 100 %) with per-step gates.",
@@ -105,15 +104,8 @@ def _parse(
 
 
 def _replay(ctx: typer.Context, plan: rollout.RampPlan, experiment: str) -> rollout.Replay:
-    ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
+    with read_warehouse(ctx) as con:
         replay = rollout.load_steps(con, plan, experiment)
-    finally:
-        con.close()
     if replay.error:
         raise fail(replay.message or replay.error)
     return replay

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from codex_ds.cli.console import emit_json, fail, out, state, table
+from codex_ds.cli.console import emit_json, fail, out, read_warehouse, state, table
 from codex_ds.telemetry import schema
 from codex_ds.warehouse import db
 
@@ -25,14 +25,8 @@ def info(
     {"start", "end"}, "quarantine": {reason: rows}, "files_ingested"}.
     """
     ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
+    with read_warehouse(ctx) as con:
         data = db.describe(con, ws.warehouse)
-    finally:
-        con.close()
     if as_json:
         emit_json(data.to_dict())
         return
@@ -52,15 +46,8 @@ def quarantine(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List quarantined input rows: file, line, field, reason and detail."""
-    ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
+    with read_warehouse(ctx) as con:
         rows = db.quarantine_rows(con, limit)
-    finally:
-        con.close()
     if as_json:
         emit_json(rows)
         return
@@ -100,14 +87,8 @@ def export(
     if unknown:
         raise fail(f"unknown table(s): {', '.join(unknown)}; known: {', '.join(schema.TABLES)}", 2)
     target = out_dir or ws.exports
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    try:
+    with read_warehouse(ctx) as con:
         written = db.export_parquet(con, target, tables)
-    finally:
-        con.close()
     if as_json:
         emit_json({"out": str(target), "tables": written})
         return
