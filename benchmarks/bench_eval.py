@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codex_ds.evaluation import metrics
 from codex_ds.evaluation.runner import (
     CALIBRATION_FACTOR,
     CALIBRATION_FLOOR_S,
@@ -58,17 +59,8 @@ KS = (1, 10, 100)
 
 
 def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> float:
-    """Mean unbiased pass@k over tasks (the package's estimator when it is there)."""
-    try:
-        from codex_ds.evaluation.metrics import pass_at_k as estimator
-
-        return float(np.mean(estimator(n, c, k)))
-    except ImportError:  # the product form 1 - prod_{i=n-c+1}^{n} (1 - k/i)
-        values = [
-            1.0 if ni - ci < k else 1.0 - float(np.prod(1.0 - k / np.arange(ni - ci + 1, ni + 1)))
-            for ni, ci in zip(n, c, strict=True)
-        ]
-        return float(np.mean(values))
+    """Mean unbiased pass@k over tasks (the package's estimator)."""
+    return float(np.mean(metrics.pass_at_k(n, c, k)))
 
 
 def pass_table(passed: dict[tuple[str, int], bool]) -> dict[str, float]:
