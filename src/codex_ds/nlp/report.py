@@ -69,28 +69,23 @@ def _describe(values: Sequence[float]) -> dict[str, float | int | None]:
 
 
 def prompts_section(con: duckdb.DuckDBPyConnection, run: store.FeatureRun) -> dict[str, Any]:
-    rows = con.execute(
-        "SELECT source, status, COUNT(*), AVG(complexity), MEDIAN(complexity), "
-        "AVG(n_tokens), AVG(n_constraints), AVG(n_edge_cases), AVG(n_examples) "
-        "FROM prompt_features GROUP BY source, status ORDER BY source, status"
-    ).fetchall()
     return {
         "written": run.by_source,
         "by_status": run.by_status,
         "notes": list(run.notes),
         "summary": [
             {
-                "source": r[0],
-                "status": r[1],
-                "prompts": int(r[2]),
-                "mean_complexity": r[3],
-                "median_complexity": r[4],
-                "mean_tokens": r[5],
-                "mean_constraints": r[6],
-                "mean_edge_cases": r[7],
-                "mean_examples": r[8],
+                "source": r["source"],
+                "status": r["status"],
+                "prompts": int(r["prompts"]),
+                "mean_complexity": r["mean_complexity"],
+                "median_complexity": r["median_complexity"],
+                "mean_tokens": r["mean_tokens"],
+                "mean_constraints": r["mean_constraints"],
+                "mean_edge_cases": r["mean_edge_cases"],
+                "mean_examples": r["mean_examples"],
             }
-            for r in rows
+            for r in store.prompt_summary(con)
         ],
     }
 

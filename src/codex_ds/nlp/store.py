@@ -152,6 +152,12 @@ def read_prompt_features(con: duckdb.DuckDBPyConnection, source: str) -> dict[st
     return {r["prompt_id"]: r for r in rel.to_pylist()}
 
 
+def prompt_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Prompt features per source and status (query ``nlp/prompt_complexity_summary``)."""
+    q = nlp_catalog().get("prompt_complexity_summary")
+    return list(catalog.run(con, q).table.to_pylist())
+
+
 def acceptance_groups(con: duckdb.DuckDBPyConnection) -> pa.Table:
     q = nlp_catalog().get("acceptance_by_prompt_features")
     return catalog.run(con, q).table
