@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from codex_ds.cli.console import emit_json, err, fail, out, read_warehouse, state, table
+from codex_ds.cli.console import emit_json, err, fail, out, read_warehouse, table
 from codex_ds.experiments import analysis
-from codex_ds.warehouse import db
 
 app = typer.Typer(help="Analyse randomised experiments (A/B tests).", no_args_is_help=True)
 
@@ -70,21 +69,14 @@ def analyze(
     Exits 0 whatever the decision; 1 for an unknown experiment or an unusable one.
     --json prints {"experiment", "srm_p_value", "decision", "reason", "metrics": [...]}.
     """
-    ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
     definition = analysis.ExperimentDefinition(
         experiment_id,
         alpha=alpha,
         method="sequential" if sequential else "fixed",
         winsorize_quantile=winsorize,
     )
-    try:
+    with read_warehouse(ctx) as con:
         result = analysis.analyze(con, definition)
-    finally:
-        con.close()
     if result.error in ("unknown_experiment", "invalid_config"):
         if as_json:
             emit_json(result.to_dict())
