@@ -359,6 +359,31 @@ def test_spark_sql_is_complete_and_uses_named_markers() -> None:
     assert "PERCENTILE_APPROX" not in spark
 
 
+@needs_sqlglot
+def test_percentiles_use_what_snowflake_and_bigquery_accept() -> None:
+    # DuckDB's list form percentile_cont([...]) is neither engine's syntax; BigQuery has no
+    # aggregate PERCENTILE_CONT at all (analytic only), so it is approximated, with a warning
+    q = CATALOG.get("latency_percentiles")
+    snow = catalog.transpile(q, "snowflake")
+    assert snow.warnings == ()
+    assert "PERCENTILE_CONT([" not in snow.sql
+    assert snow.sql.count("PERCENTILE_CONT(0.9) WITHIN GROUP") == 1
+    assert "ARRAY_CONSTRUCT(" in snow.sql
+    sqlglot.parse_one(snow.sql, read="snowflake")
+    big = catalog.transpile(q, "bigquery")
+    big_code = re.sub(r"/\*.*?\*/", "", big.sql, flags=re.DOTALL)
+    assert "PERCENTILE_CONT" not in big_code and "WITHIN GROUP" not in big_code
+    assert "APPROX_QUANTILES(latency_ms, 1000)[OFFSET(990)]" in big.sql
+    assert any("approximated by APPROX_QUANTILES" in w for w in big.warnings)
+    sqlglot.parse_one(big.sql, read="bigquery")
+    for name in CATALOG.names():
+        for dialect in ("snowflake", "bigquery"):
+            sql = catalog.transpile(CATALOG.get(name), dialect).sql
+            assert "PERCENTILE_CONT([" not in sql, (name, dialect)
+            if dialect == "bigquery":
+                assert "WITHIN GROUP" not in sql, name
+
+
 def test_queries_keep_to_the_portable_subset() -> None:
     forbidden = {
         "QUALIFY": r"\bQUALIFY\b",

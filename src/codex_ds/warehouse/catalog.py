@@ -1012,14 +1012,94 @@ def _generate(
             return node
 
         tree = tree.transform(to_literal)
+    notes: list[str] = []
     if dialect == "spark":
         tree = tree.transform(_spark_exact_percentile)
         tree = tree.transform(_spark_rounding_integer_cast)
+    elif dialect in ("snowflake", "bigquery"):
+        tree = tree.transform(_percentile_list_as_array)
+        if dialect == "snowflake":
+            tree = tree.transform(_snowflake_array_construct)
+        else:
+            approximated: list[str] = []
+            tree = tree.transform(lambda node: _bigquery_approx_percentile(node, approximated))
+            if approximated:
+                notes.append(
+                    "BigQuery has no exact aggregate percentile: PERCENTILE_CONT(q) WITHIN GROUP "
+                    "is approximated by APPROX_QUANTILES(x, 1000)[OFFSET(round(1000 q))] "
+                    f"(no interpolation; for {', '.join(sorted(set(approximated)))})"
+                )
     generator = Dialect.get_or_raise(dialect).generator(
         pretty=pretty, unsupported_level=ErrorLevel.IGNORE
     )
     sql = generator.generate(tree, copy=False)
-    return Transpiled(query.name, dialect, sql + "\n", tuple(generator.unsupported_messages))
+    return Transpiled(query.name, dialect, sql + "\n", (*generator.unsupported_messages, *notes))
+
+
+def _ascending_percentile(node: sqlglot_exp.Expr) -> bool:
+    """``node`` is ``percentile_cont(...) WITHIN GROUP (ORDER BY x)``, one key, ascending."""
+    from sqlglot import exp
+
+    return (
+        isinstance(node, exp.WithinGroup)
+        and isinstance(node.this, exp.PercentileCont)
+        and isinstance(node.expression, exp.Order)
+        and len(node.expression.expressions) == 1
+        and not node.expression.expressions[0].args.get("desc")
+    )
+
+
+def _percentile_list_as_array(node: sqlglot_exp.Expr) -> sqlglot_exp.Expr:
+    """DuckDB's ``percentile_cont([q1, q2]) WITHIN GROUP (ORDER BY x)`` (a list of fractions,
+    one sort) → an array of one ``percentile_cont(q) WITHIN GROUP`` per fraction, for the
+    engines whose percentile takes a single fraction (Snowflake, BigQuery)."""
+    from sqlglot import exp
+
+    if _ascending_percentile(node) and isinstance(node.this.this, exp.Array):
+        return exp.Array(
+            expressions=[
+                exp.WithinGroup(
+                    this=exp.PercentileCont(this=q.copy()), expression=node.expression.copy()
+                )
+                for q in node.this.this.expressions
+            ]
+        )
+    return node
+
+
+def _snowflake_array_construct(node: sqlglot_exp.Expr) -> sqlglot_exp.Expr:
+    """An array of expressions → Snowflake's ``ARRAY_CONSTRUCT(...)``."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Array) and any(
+        not isinstance(e, exp.Literal) for e in node.expressions
+    ):
+        return exp.Anonymous(this="ARRAY_CONSTRUCT", expressions=node.expressions)
+    return node
+
+
+def _bigquery_approx_percentile(node: sqlglot_exp.Expr, seen: list[str]) -> sqlglot_exp.Expr:
+    """``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` → ``APPROX_QUANTILES(x, 1000)[OFFSET(k)]``
+    with k = round(1000 q): BigQuery's PERCENTILE_CONT is an analytic function only, so an
+    aggregate percentile there is approximate (``seen`` collects the columns, for a warning).
+    """
+    from sqlglot import exp
+
+    if (
+        _ascending_percentile(node)
+        and isinstance(node.this.this, exp.Literal)
+        and not node.this.this.is_string
+    ):
+        x = node.expression.expressions[0].this
+        seen.append(x.sql("bigquery"))
+        k = round(1000 * float(node.this.this.this))
+        return exp.Bracket(
+            this=exp.ApproxQuantiles(this=x.copy(), expression=exp.Literal.number(1000)),
+            expressions=[exp.Literal.number(k)],
+            offset=0,
+            safe=False,
+        )
+    return node
 
 
 def _spark_exact_percentile(node: sqlglot_exp.Expr) -> sqlglot_exp.Expr:

@@ -1,3 +1,4 @@
+-- warning: BigQuery has no exact aggregate percentile: PERCENTILE_CONT(q) WITHIN GROUP is approximated by APPROX_QUANTILES(x, 1000)[OFFSET(round(1000 q))] (no interpolation; for latency_ms)
 /* The three percentiles come from one PERCENTILE_CONT with a list of fractions (one sort */
 /* of each group instead of three; Spark: percentile(x, array(...))). */
 WITH shown AS (
@@ -36,8 +37,11 @@ WITH shown AS (
     language,
     COUNT(*) AS shown,
     AVG(latency_ms) AS mean_ms,
-    PERCENTILE_CONT([0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms NULLS LAST) AS latency_ms_q
+    [
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(500)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(900)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(990)]
+    ] AS latency_ms_q
   FROM shown
   GROUP BY
     model_version,

@@ -1,3 +1,4 @@
+-- warning: BigQuery has no exact aggregate percentile: PERCENTILE_CONT(q) WITHIN GROUP is approximated by APPROX_QUANTILES(x, 1000)[OFFSET(round(1000 q))] (no interpolation; for latency_ms)
 /* The three percentiles come from one PERCENTILE_CONT with a list of fractions (one sort */
 /* of each group instead of three; Spark: percentile(x, array(...))). */
 WITH shown AS (
@@ -39,8 +40,11 @@ WITH shown AS (
     'all' AS dimension_value,
     COUNT(*) AS shown,
     SUM(accepted) AS accepted,
-    PERCENTILE_CONT([0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms NULLS LAST) AS latency_ms_q
+    [
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(900)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(950)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(990)]
+    ] AS latency_ms_q
   FROM shown
   GROUP BY
     day
@@ -51,8 +55,11 @@ WITH shown AS (
     language AS dimension_value,
     COUNT(*) AS shown,
     SUM(accepted) AS accepted,
-    PERCENTILE_CONT([0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms NULLS LAST) AS latency_ms_q
+    [
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(900)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(950)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(990)]
+    ] AS latency_ms_q
   FROM shown
   GROUP BY
     day,
@@ -64,8 +71,11 @@ WITH shown AS (
     model_version AS dimension_value,
     COUNT(*) AS shown,
     SUM(accepted) AS accepted,
-    PERCENTILE_CONT([0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms NULLS LAST) AS latency_ms_q
+    [
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(900)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(950)],
+      APPROX_QUANTILES(latency_ms, 1000)[OFFSET(990)]
+    ] AS latency_ms_q
   FROM shown
   GROUP BY
     day,

@@ -1,3 +1,4 @@
+-- warning: BigQuery has no exact aggregate percentile: PERCENTILE_CONT(q) WITHIN GROUP is approximated by APPROX_QUANTILES(x, 1000)[OFFSET(round(1000 q))] (no interpolation; for accepted_chars_per_active_hour, accepted_per_active_hour)
 WITH sess AS (
   SELECT
     se.session_id,
@@ -80,10 +81,8 @@ WITH sess AS (
     CAST(SUM(typed_chars) AS INT64) AS typed_chars,
     CAST(SUM(ai_chars) AS INT64) AS ai_chars,
     AVG(accepted_per_active_hour) AS mean_user_accepted_per_active_hour,
-    PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      accepted_per_active_hour NULLS LAST) AS median_user_accepted_per_active_hour,
-    PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
-      accepted_chars_per_active_hour NULLS LAST) AS median_user_accepted_chars_per_active_hour
+    APPROX_QUANTILES(accepted_per_active_hour, 1000)[OFFSET(500)] AS median_user_accepted_per_active_hour,
+    APPROX_QUANTILES(accepted_chars_per_active_hour, 1000)[OFFSET(500)] AS median_user_accepted_chars_per_active_hour
   FROM rates
   GROUP BY
     segment

@@ -36,8 +36,14 @@ WITH shown AS (
     language,
     COUNT(*) AS shown,
     AVG(latency_ms) AS mean_ms,
-    PERCENTILE_CONT([0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms) AS latency_ms_q
+    ARRAY_CONSTRUCT(
+      PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+        latency_ms)
+    ) AS latency_ms_q
   FROM shown
   GROUP BY
     model_version,

@@ -39,8 +39,14 @@ WITH shown AS (
     'all' AS dimension_value,
     COUNT(*) AS shown,
     SUM(accepted) AS accepted,
-    PERCENTILE_CONT([0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms) AS latency_ms_q
+    ARRAY_CONSTRUCT(
+      PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+        latency_ms)
+    ) AS latency_ms_q
   FROM shown
   GROUP BY
     day
@@ -51,8 +57,14 @@ WITH shown AS (
     language AS dimension_value,
     COUNT(*) AS shown,
     SUM(accepted) AS accepted,
-    PERCENTILE_CONT([0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms) AS latency_ms_q
+    ARRAY_CONSTRUCT(
+      PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+        latency_ms)
+    ) AS latency_ms_q
   FROM shown
   GROUP BY
     day,
@@ -64,8 +76,14 @@ WITH shown AS (
     model_version AS dimension_value,
     COUNT(*) AS shown,
     SUM(accepted) AS accepted,
-    PERCENTILE_CONT([0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY
-      latency_ms) AS latency_ms_q
+    ARRAY_CONSTRUCT(
+      PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY
+        latency_ms),
+      PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+        latency_ms)
+    ) AS latency_ms_q
   FROM shown
   GROUP BY
     day,
