@@ -220,3 +220,161 @@ def test_overview_compares_with_the_previous_period(home: Path) -> None:
     assert card.value == f"{100 * current['acceptance_rate']:.1f} %"
     change = current["acceptance_rate"] - previous["acceptance_rate"]
     assert card.delta == f"{100 * change:+.1f} pts"
+
+
+# -- Experiments: the filters make a subgroup analysis; the power and monitoring tables ---
+
+
+def _direct_analysis(home: Path, population: dict[str, Any]) -> tuple[Any, tuple[Any, ...]]:
+    from codex_ds.experiments import analysis
+
+    definition = analysis.ExperimentDefinition("exp_model_v2")
+    with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
+        aggregates = analysis.load_aggregates(con, "exp_model_v2", None, population)
+    return analysis.analyze_aggregates(aggregates, definition), aggregates.stats
+
+
+def _table(at: AppTest, column: str) -> Any:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def _units_card(at: AppTest) -> str:
+    return next(m.value for m in at.metric if m.label == "Units")
+
+
+def test_experiments_follow_the_segment_filter(home: Path) -> None:
+    at = open_page("experiments")
+    whole, _ = _direct_analysis(home, {})
+    assert not at.warning  # the pre-registered analysis: no subgroup warning
+    assert "pre-registered" in " ".join(c.value for c in at.caption)
+    before = list(_table(at, "relative_effect")["relative_effect"])
+    assert _units_card(at) == f"{sum(whole.units.values()):,}"
+    at.selectbox(key="f_segment").set_value("expert").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Subgroup analysis (segment=expert)" in at.warning[0].value
+    sub, _ = _direct_analysis(home, {"segment": "expert"})
+    after = list(_table(at, "relative_effect")["relative_effect"])
+    assert after == pytest.approx([m.relative_effect for m in sub.metrics], nan_ok=True)
+    assert at.subheader[0].value.endswith(f"Decision: {sub.decision}")
+    assert _units_card(at) == f"{sum(sub.units.values()):,}"
+    assert sum(sub.units.values()) < sum(whole.units.values()) and after != before
+
+
+def test_experiments_date_range_and_the_monitoring_and_power_tables(home: Path) -> None:
+    from codex_ds.dashboard import monitoring
+
+    at = open_page("experiments")
+    assert len(at.get("plotly_chart")) >= 3  # forest plot, power, sequential monitoring
+    first, _last = at.date_input(key="f_dates").value
+    whole, _ = _direct_analysis(home, {})
+    monitored = _table(at, "efficacy_boundary")
+    start = min(monitored["day"]) + dt.timedelta(days=1)
+    end = start + dt.timedelta(days=6)
+    at.date_input(key="f_dates").set_value((start, end)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    population = {"start_date": start, "end_date": end}
+    sub, stats = _direct_analysis(home, population)
+    shown = _table(at, "relative_effect")
+    assert list(shown["relative_effect"]) == pytest.approx(
+        [m.relative_effect for m in sub.metrics], nan_ok=True
+    )
+    assert [m.relative_effect for m in sub.metrics] != [m.relative_effect for m in whole.metrics]
+    # the monitoring table: the package's group-sequential looks of the same query, run directly
+    daily = run_direct(home, "experiment_daily_stats",
+                       {"experiment_id": "exp_model_v2", **population})
+    expected = monitoring.sequential_monitoring(daily, "acceptance_rate")
+    table = _table(at, "efficacy_boundary")
+    assert [d for d in table["day"]] == [r["day"] for r in expected.rows]
+    assert min(table["day"]) >= start and max(table["day"]) <= end
+    assert list(table["z"]) == pytest.approx([r["z"] for r in expected.rows])
+    assert list(table["efficacy_boundary"]) == pytest.approx(
+        [r["efficacy_boundary"] for r in expected.rows]
+    )
+    # the last look's sums are the analysis's post-start sums (every unit assigned by then)
+    last = [r for r in daily if r["day"] == max(r["day"] for r in daily)]
+    for row in last:
+        arm = next(s for s in stats if s["variant"] == row["variant"])
+        assert row["shown_sum"] == arm["shown_sum"] and row["accepted_sum"] == arm["accepted_sum"]
+    # the power table: power_curve of the filtered units
+    by_variant = {s["variant"]: s for s in stats}
+    curve = monitoring.power_curve(
+        by_variant[sub.control], by_variant[sub.treatments[0]], "acceptance_rate",
+        __import__("codex_ds.experiments.analysis", fromlist=["x"]).ExperimentDefinition(
+            "exp_model_v2"
+        ),
+    )
+    power = _table(at, "relative_mde")
+    assert list(power["power"]) == pytest.approx([r["power"] for r in curve.rows])
+    assert first < start
+
+
+def test_experiments_ignore_the_model_version_filter_and_say_so(home: Path) -> None:
+    at = open_page("experiments")
+    before = list(_table(at, "relative_effect")["relative_effect"])
+    model = at.selectbox(key="f_model_version").options[-1]
+    at.selectbox(key="f_model_version").set_value(model).run()
+    assert not at.exception
+    assert any("does not apply here" in c.value for c in at.caption)
+    assert list(_table(at, "relative_effect")["relative_effect"]) == pytest.approx(
+        before, nan_ok=True
+    )
+
+
+# -- Data Quality: the date range selects quarantined rows by their ingest day ------------
+
+
+@pytest.fixture
+def quarantine_home(
+    simulated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The simulated workspace plus a malformed file ingested twice, on the first day of
+    activity and five days later (``ingest_paths(now=...)`` stamps the quarantine)."""
+    import shutil
+
+    from codex_ds.telemetry.ingest import ingest_paths
+
+    home = tmp_path / "ws"
+    home.mkdir()
+    shutil.copy(simulated_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    data = Path(__file__).resolve().parents[1] / "data"
+    with db.open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
+        first = run_direct_con(con, "daily_metrics")[0]["day"]
+    con = db.connect(home / "warehouse.duckdb")
+    try:
+        text = (data / "continue" / "autocomplete_malformed.jsonl").read_text()
+        for offset in (0, 5):  # two files (an ingest skips a file it has already loaded)
+            bad = tmp_path / f"malformed_day{offset}.jsonl"
+            bad.write_text(text + "not json at all\n" * (offset + 1))
+            day = dt.datetime.combine(first, dt.time(12)) + dt.timedelta(days=offset)
+            ingest_paths(con, [bad], now=day.replace(tzinfo=dt.UTC))
+    finally:
+        con.close()
+    monkeypatch.setenv("CODEX_DS_HOME", str(home))
+    yield home
+
+
+def run_direct_con(con: Any, name: str, params: dict[str, Any] | None = None) -> list[Any]:
+    return catalog.run(con, catalog.default_catalog().get(name), params or {}).records()
+
+
+def test_data_quality_follows_the_date_range(quarantine_home: Path) -> None:
+    at = open_page("data-quality")
+    first, _last = at.date_input(key="f_dates").value
+    everything = run_direct(quarantine_home, "quarantine_summary", {})
+    shown = _table(at, "quarantine_rows")
+    assert list(shown["quarantine_rows"]) == [r["quarantine_rows"] for r in everything]
+    rows_before = len(_table(at, "detail"))
+    at.date_input(key="f_dates").set_value((first, first + dt.timedelta(days=2))).run()
+    assert not at.exception, [e.value for e in at.exception]
+    direct = run_direct(quarantine_home, "quarantine_summary",
+                        {"start_date": first, "end_date": first + dt.timedelta(days=2)})
+    shown = _table(at, "quarantine_rows")
+    assert list(shown["quarantine_rows"]) == [r["quarantine_rows"] for r in direct]
+    assert {Path(f).name for f in shown["file"]} == {"malformed_day0.jsonl"}
+    assert {Path(r["file"]).name for r in everything} == {
+        "malformed_day0.jsonl", "malformed_day5.jsonl"
+    }
+    examples = _table(at, "detail")
+    assert {t.date() for t in examples["quarantined_at"]} == {first}
+    assert len(examples) < rows_before or rows_before == 50
+    assert any("do not apply here" in c.value for c in at.caption)

@@ -1561,9 +1561,36 @@ def experiment_assignment_counts(w: Warehouse, p: dict[str, Any]) -> pd.DataFram
     return pd.DataFrame(rows, columns=CATALOG.get("experiment_assignment_counts").column_names)
 
 
-def experiment_unit_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
-    """Per-user values in plain Python, then sums per arm (METHODOLOGY.md §5.11)."""
+def _experiment_population(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """The units of experiment_unit_stats' filters: users by their users-table language,
+    editor and segment; assigned by the end date."""
     units = _experiment_units(w, p)
+    users = w.t["users"].set_index("user_id")
+    for param, column in (("language", "primary_language"), ("editor", "editor"),
+                          ("segment", "segment")):
+        if p.get(param) is not None:
+            keep = [users.loc[u, column] == p[param] for u in units.user_id]
+            units = units[pd.Series(keep, index=units.index, dtype=bool)]
+    if p.get("end_date") is not None:
+        keep = [_day(a) <= p["end_date"] for a in units.assigned_at]
+        units = units[pd.Series(keep, index=units.index, dtype=bool)]
+    return units
+
+
+def _in_dates(ts: pd.Series, p: dict[str, Any]) -> pd.Series:
+    days = [_day(t) for t in ts]
+    keep = [
+        (p.get("start_date") is None or d >= p["start_date"])
+        and (p.get("end_date") is None or d <= p["end_date"])
+        for d in days
+    ]
+    return pd.Series(keep, index=ts.index, dtype=bool)
+
+
+def experiment_unit_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Per-user values in plain Python, then sums per arm (METHODOLOGY.md §5.11); the filters
+    select users (pre-treatment attributes) and the days of the post-start events."""
+    units = _experiment_population(w, p)
     sug = w.t["suggestions"]
     sug = sug[sug.outcome != "not_shown"]
     runs = w.t["runs"]
@@ -1575,9 +1602,11 @@ def experiment_unit_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
         if not _null(end):
             mine = mine[mine.shown_at < end]
         post, pre = mine[mine.shown_at >= start], mine[mine.shown_at < start]
+        post = post[_in_dates(post.shown_at, p)]
         r = runs[(runs.user_id == u.user_id) & (runs.ran_at >= start)]
         if not _null(end):
             r = r[r.ran_at < end]
+        r = r[_in_dates(r.ran_at, p)]
         per_user.append(
             {
                 "experiment_id": u.experiment_id,
@@ -1642,6 +1671,58 @@ def experiment_unit_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
                 "tests_passed_run_sum": s(g.tests_passed, g.tests_run),
             }
         )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def experiment_daily_stats(w: Warehouse, p: dict[str, Any]) -> pd.DataFrame:
+    """Cumulative per-user sums at the end of each day with a post-start shown suggestion,
+    over the users assigned by then (METHODOLOGY.md §5.13)."""
+    units = _experiment_population(w, p)
+    sug = w.t["suggestions"]
+    sug = sug[sug.outcome != "not_shown"]
+    post: dict[str, pd.DataFrame] = {}
+    for u in units.itertuples(index=False):
+        mine = sug[(sug.user_id == u.user_id) & (sug.shown_at >= u.started_at)]
+        if not _null(u.ended_at):
+            mine = mine[mine.shown_at < u.ended_at]
+        post[u.user_id] = mine[_in_dates(mine.shown_at, p)]
+    days = sorted({_day(t) for m in post.values() for t in m.shown_at})
+    columns = CATALOG.get("experiment_daily_stats").column_names
+    rows = []
+    for day in days:
+        per_arm: dict[tuple[Any, ...], list[tuple[float, float, float]]] = defaultdict(list)
+        for u in units.itertuples(index=False):
+            if _day(u.assigned_at) > day:
+                continue
+            mine = post[u.user_id]
+            upto = mine[pd.Series([_day(t) <= day for t in mine.shown_at], index=mine.index,
+                                  dtype=bool)]
+            per_arm[(u.experiment_id, u.variant, bool(u.is_control))].append(
+                (
+                    float(len(upto)),
+                    float(upto.outcome.isin(ACCEPTED).sum()),
+                    float(upto.latency_ms.sum()),
+                )
+            )
+        for (exp, variant, ctl), values in per_arm.items():
+            shown, acc, lat = (np.array(v) for v in zip(*values, strict=True))
+            rows.append(
+                {
+                    "experiment_id": exp,
+                    "day": day,
+                    "variant": variant,
+                    "is_control": ctl,
+                    "units": len(values),
+                    "shown_sum": float(shown.sum()),
+                    "shown_sum_squares": float((shown * shown).sum()),
+                    "accepted_sum": float(acc.sum()),
+                    "accepted_sum_squares": float((acc * acc).sum()),
+                    "accepted_shown_sum": float((acc * shown).sum()),
+                    "latency_sum": float(lat.sum()),
+                    "latency_sum_squares": float((lat * lat).sum()),
+                    "latency_shown_sum": float((lat * shown).sum()),
+                }
+            )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -1954,6 +2035,7 @@ ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
     "quarantine_summary": (quarantine_summary, ("file", "reason")),
     "experiment_assignment_counts": (experiment_assignment_counts, ("experiment_id", "variant")),
     "experiment_unit_stats": (experiment_unit_stats, ("experiment_id", "variant")),
+    "experiment_daily_stats": (experiment_daily_stats, ("experiment_id", "day", "variant")),
     "rollout_step_stats": (rollout_step_stats, ("experiment_id", "variant")),
     "acceptance_model_patterns": (
         acceptance_model_patterns,
@@ -2065,6 +2147,13 @@ def param_sets(w: Warehouse, q: catalog.Query) -> list[dict[str, Any]]:
             {"winsorize_quantile": 0.9},
             {"experiment_id": "exp_other"},
             {"experiment_id": "exp_other", "winsorize_quantile": 0.5},
+            {"experiment_id": "no_such_experiment"},
+            {"experiment_id": "exp_other", "language": lang, "editor": editor},
+        ],
+        "experiment_daily_stats": [
+            {"experiment_id": "exp_other"},
+            {"experiment_id": "exp_other", "segment": "beginner",
+             "end_date": first + dt.timedelta(days=10)},
             {"experiment_id": "no_such_experiment"},
         ],
         "acceptance_model_patterns": [{"by_user": True}, {"by_user": True, "segment": "expert"}],

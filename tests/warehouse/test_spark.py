@@ -239,6 +239,7 @@ def param_sets(pair: Pair, q: catalog.Query) -> list[dict[str, Any]]:
         "copilot_user_activity": [{"api": "usage_metrics", "end_date": dt.date(2026, 1, 5)}],
         "quarantine_summary": [{"reason": "unknown_value"}],
         "experiment_unit_stats": [{"winsorize_quantile": 0.9}, {"experiment_id": "no_such"}],
+        "experiment_daily_stats": [{"experiment_id": "exp_model_v2"}],
         "experiment_assignment_counts": [{"experiment_id": "exp_model_v2"}],
         "rollout_step_stats": [
             {"exposed_share": 0.3},

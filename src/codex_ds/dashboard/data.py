@@ -177,20 +177,112 @@ def query(
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _experiments(path: str, ver: tuple[int, ...]) -> list[Any]:
+def _experiment_ids(path: str, ver: tuple[int, ...]) -> list[str]:
     from codex_ds.experiments import analysis
 
-    def load(con: duckdb.DuckDBPyConnection) -> list[Any]:
-        ids = sorted({str(r["experiment_id"]) for r in analysis.list_experiments(con)})
-        return [analysis.analyze(con, analysis.ExperimentDefinition(i)) for i in ids]
+    return _read(
+        Path(path),
+        lambda con: sorted({str(r["experiment_id"]) for r in analysis.list_experiments(con)}),
+    )
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _analysis(
+    path: str, ver: tuple[int, ...], experiment_id: str, population: tuple[Any, ...]
+) -> tuple[Any, tuple[dict[str, Any], ...]]:
+    from codex_ds.experiments import analysis
+
+    definition = analysis.ExperimentDefinition(experiment_id)
+
+    def load(con: duckdb.DuckDBPyConnection) -> tuple[Any, tuple[dict[str, Any], ...]]:
+        aggregates = analysis.load_aggregates(
+            con, experiment_id, definition.winsorize_quantile, dict(population)
+        )
+        stats = tuple(dict(r) for r in aggregates.stats)
+        return analysis.analyze_aggregates(aggregates, definition), stats
 
     return _read(Path(path), load)
+
+
+def experiment_population(filters: Filters | None) -> dict[str, Any]:
+    """The filters that restrict an experiment's analysis (``experiment_unit_stats``'
+    declared ones: date range, language, editor, segment; not the model version, which is
+    what a model experiment randomises). Empty: the pre-registered analysis."""
+    return (filters or Filters()).for_query("experiment_unit_stats")
+
+
+def experiment_analysis(
+    experiment_id: str, filters: Filters | None = None, path: Path | None = None
+) -> Any:
+    """``analysis.analyze`` of one experiment on the filtered population (no filter: the same
+    result as ``codex-ds experiment analyze``)."""
+    return experiment_details(experiment_id, filters, path)[0]
+
+
+def experiment_details(
+    experiment_id: str, filters: Filters | None = None, path: Path | None = None
+) -> tuple[Any, tuple[dict[str, Any], ...]]:
+    """The analysis and the ``experiment_unit_stats`` rows it was computed from."""
+    p = path or warehouse_path()
+    population = tuple(sorted(experiment_population(filters).items()))
+    return _analysis(str(p), version(p), experiment_id, population)
+
+
+def experiment_ids(path: Path | None = None) -> list[str]:
+    """The experiments with assignments (``analysis.list_experiments``), sorted."""
+    p = path or warehouse_path()
+    return _experiment_ids(str(p), version(p))
 
 
 def experiments(path: Path | None = None) -> list[Any]:
     """``analysis.analyze`` of every experiment with assignments (as ``codex-ds all`` runs it)."""
     p = path or warehouse_path()
-    return _experiments(str(p), version(p))
+    return [experiment_analysis(i, None, p) for i in _experiment_ids(str(p), version(p))]
+
+
+def sequential_monitoring(
+    experiment_id: str, metric: str, filters: Filters | None = None, path: Path | None = None
+) -> Any:
+    """:func:`codex_ds.dashboard.monitoring.sequential_monitoring` of the experiment's
+    ``experiment_daily_stats`` (the same population filters as its analysis)."""
+    p = path or warehouse_path()
+    population = tuple(sorted(experiment_population(filters).items()))
+    return _monitoring(str(p), version(p), experiment_id, metric, population)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _monitoring(
+    path: str, ver: tuple[int, ...], experiment_id: str, metric: str,
+    population: tuple[Any, ...],
+) -> Any:
+    from codex_ds.dashboard import monitoring
+    from codex_ds.experiments.analysis import ExperimentDefinition
+
+    params = (("experiment_id", experiment_id), *population)
+    daily = _query(path, ver, "experiment_daily_stats", tuple(sorted(params)))
+    alpha = ExperimentDefinition(experiment_id).alpha
+    rows = [{str(k): v for k, v in r.items()} for r in daily.to_dict("records")]
+    return monitoring.sequential_monitoring(rows, metric, alpha)
+
+
+def experiment_power(
+    experiment_id: str, filters: Filters | None = None, path: Path | None = None
+) -> Any:
+    """:func:`codex_ds.dashboard.monitoring.power_curve` of the primary goal at the units of
+    the (filtered) analysis, first treatment against the control."""
+    from codex_ds.dashboard import monitoring
+    from codex_ds.experiments.analysis import ExperimentDefinition
+
+    result, stats = experiment_details(experiment_id, filters, path)
+    definition = ExperimentDefinition(experiment_id)
+    metric = definition.goals[0]
+    by_variant = {str(r["variant"]): r for r in stats}
+    control = by_variant.get(str(result.control))
+    treatment = next((by_variant[t] for t in result.treatments if t in by_variant), None)
+    if control is None or treatment is None:
+        return monitoring.PowerCurve(metric, error="missing_variant",
+                                     message=result.message or "no control or treatment units")
+    return monitoring.power_curve(control, treatment, metric, definition)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -356,11 +448,19 @@ def stored_alerts(filters: Filters, path: Path | None = None) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _quarantine_examples(path: str, ver: tuple[int, ...], limit: int) -> pd.DataFrame:
-    return pd.DataFrame(_read(Path(path), lambda con: db.quarantine_rows(con, limit)))
+def _quarantine_examples(
+    path: str, ver: tuple[int, ...], limit: int, start: Any, end: Any
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        _read(Path(path), lambda con: db.quarantine_rows(con, limit, start, end))
+    )
 
 
-def quarantine_examples(limit: int = 50, path: Path | None = None) -> pd.DataFrame:
-    """The most recent quarantined rows (``db.quarantine_rows``)."""
+def quarantine_examples(
+    filters: Filters | None = None, limit: int = 50, path: Path | None = None
+) -> pd.DataFrame:
+    """The most recent quarantined rows (``db.quarantine_rows``) of the filtered days
+    (the day they were quarantined, i.e. ingested)."""
     p = path or warehouse_path()
-    return _quarantine_examples(str(p), version(p), limit)
+    f = filters or Filters()
+    return _quarantine_examples(str(p), version(p), limit, f.start_date, f.end_date)

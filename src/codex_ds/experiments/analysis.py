@@ -274,9 +274,16 @@ def list_experiments(con: duckdb.DuckDBPyConnection) -> list[Row]:
 
 
 def load_aggregates(
-    con: duckdb.DuckDBPyConnection, experiment_id: str, winsorize_quantile: float | None = None
+    con: duckdb.DuckDBPyConnection,
+    experiment_id: str,
+    winsorize_quantile: float | None = None,
+    population: Mapping[str, Any] | None = None,
 ) -> Aggregates:
-    """Run the experiment queries for one experiment (the only I/O of the analysis)."""
+    """Run the experiment queries for one experiment (the only I/O of the analysis).
+
+    ``population`` passes ``experiment_unit_stats``' filters (start_date, end_date,
+    language, editor, segment): a post-hoc subgroup analysis; None is the whole randomised
+    population, the pre-registered analysis."""
     known = tuple(
         str(r[0])
         for r in con.execute("SELECT experiment_id FROM experiments ORDER BY 1").fetchall()
@@ -290,7 +297,11 @@ def load_aggregates(
     stats = _records(
         con,
         "experiment_unit_stats",
-        {"experiment_id": experiment_id, "winsorize_quantile": winsorize_quantile},
+        {
+            **(population or {}),
+            "experiment_id": experiment_id,
+            "winsorize_quantile": winsorize_quantile,
+        },
     )
     return Aggregates(experiment_id, row[0], row[1], tuple(counts), tuple(stats), known)
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -264,12 +265,20 @@ def load_arrow(con: duckdb.DuckDBPyConnection, table: str, data: Any) -> int:
     return int(data.num_rows) if hasattr(data, "num_rows") else -1
 
 
-def quarantine_rows(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
-    """The most recent quarantined rows, newest first."""
+def quarantine_rows(
+    con: duckdb.DuckDBPyConnection,
+    limit: int = 50,
+    start_date: date | None = None,
+    end_date: date | None = None,
+) -> list[dict[str, Any]]:
+    """The most recent quarantined rows, newest first; ``start_date``/``end_date`` bound the
+    (UTC) day they were quarantined on, both included."""
     cur = con.execute(
         "SELECT file, line, target_table, field, reason, detail, raw, quarantined_at "
-        "FROM quarantine ORDER BY quarantined_at DESC, file, line LIMIT ?",
-        [limit],
+        "FROM quarantine WHERE (CAST(? AS DATE) IS NULL OR CAST(quarantined_at AS DATE) >= ?) "
+        "AND (CAST(? AS DATE) IS NULL OR CAST(quarantined_at AS DATE) <= ?) "
+        "ORDER BY quarantined_at DESC, file, line LIMIT ?",
+        [start_date, start_date, end_date, end_date, limit],
     )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

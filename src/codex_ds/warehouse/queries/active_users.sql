@@ -23,10 +23,11 @@ WITH activity AS (
         se.user_id,
         CAST(se.started_at AS DATE) AS day
     FROM sessions AS se
-    INNER JOIN users AS u ON u.user_id = se.user_id
     WHERE ($language IS NULL OR se.language = $language)
         AND ($editor IS NULL OR se.editor = $editor)
-        AND ($segment IS NULL OR u.segment = $segment)
+        AND ($segment IS NULL OR se.user_id IN (
+            SELECT u.user_id FROM users AS u WHERE u.segment = $segment
+        ))
 ),
 
 bounds AS (
@@ -49,14 +50,27 @@ report_days AS (
         AND ($end_date IS NULL OR c.day <= $end_date)
 ),
 
+per_user AS (
+    -- each user once per reported day, with the last active day of the 28-day window
+    SELECT
+        r.day,
+        a.user_id,
+        MAX(a.day) AS last_active
+    FROM report_days AS r
+    INNER JOIN activity AS a ON a.day <= r.day AND a.day > DATE_ADD(r.day, -28)
+    GROUP BY r.day, a.user_id
+),
+
 counts AS (
     SELECT
         r.day,
-        COUNT(DISTINCT CASE WHEN a.day = r.day THEN a.user_id END) AS dau,
-        COUNT(DISTINCT CASE WHEN a.day > DATE_ADD(r.day, -7) THEN a.user_id END) AS wau,
-        COUNT(DISTINCT a.user_id) AS mau
+        CAST(COALESCE(SUM(CASE WHEN p.last_active = r.day THEN 1 ELSE 0 END), 0) AS BIGINT)
+            AS dau,
+        CAST(COALESCE(SUM(CASE WHEN p.last_active > DATE_ADD(r.day, -7) THEN 1 ELSE 0 END), 0)
+            AS BIGINT) AS wau,
+        COUNT(p.user_id) AS mau
     FROM report_days AS r
-    LEFT JOIN activity AS a ON a.day <= r.day AND a.day > DATE_ADD(r.day, -28)
+    LEFT JOIN per_user AS p ON p.day = r.day
     GROUP BY r.day
 )
 

@@ -7,8 +7,18 @@
 --   tests passed / run in test runs after the start. Per arm: n, the sums, the sums of
 --   squares and the cross products the delta method and CUPED need. The accepted-per-user
 --   mean metric can be winsorised at a percentile of the per-user values of all arms.
+--   Filters (all NULL: the pre-registered analysis) make it a post-hoc subgroup analysis:
+--   language, editor and segment keep the users whose primary language, main editor and
+--   segment (pre-treatment attributes of the users table) match; the date range keeps the
+--   units assigned by its end and the post-start events of its days (the CUPED covariate
+--   stays the pre-start period).
 -- param: experiment_id VARCHAR = 'exp_model_v2' -- the experiment
 -- param: winsorize_quantile DOUBLE = NULL -- cap accepted per user at this quantile (e.g. 0.99); NULL: no cap
+-- param: start_date DATE = NULL -- first day of the post-start events counted (UTC); NULL: the experiment start
+-- param: end_date DATE = NULL -- last day of the post-start events counted, and of assignment; NULL: the experiment end
+-- param: language VARCHAR = NULL in LANGUAGES -- only users whose primary language is this; NULL: all
+-- param: editor VARCHAR = NULL in EDITORS -- only users who mostly work in this editor; NULL: all
+-- param: segment VARCHAR = NULL in SEGMENTS -- only users of this segment; NULL: all
 -- column: experiment_id VARCHAR -- the experiment
 -- column: variant VARCHAR -- assigned variant
 -- column: is_control BOOLEAN -- the variant is the experiment's control
@@ -53,29 +63,49 @@ WITH units AS (
     FROM assignments AS a
     INNER JOIN experiments AS e ON e.experiment_id = a.experiment_id
     WHERE a.experiment_id = $experiment_id
+        AND ($end_date IS NULL OR CAST(a.assigned_at AS DATE) <= $end_date)
+        AND ($language IS NULL OR a.user_id IN (
+            SELECT us.user_id FROM users AS us WHERE us.primary_language = $language
+        ))
+        AND ($editor IS NULL OR a.user_id IN (
+            SELECT us.user_id FROM users AS us WHERE us.editor = $editor
+        ))
+        AND ($segment IS NULL OR a.user_id IN (
+            SELECT us.user_id FROM users AS us WHERE us.segment = $segment
+        ))
 ),
 
-sug AS (
+events AS (
+    -- post: from the start (and the first filtered day) on; pre: before the start
     SELECT
         u.user_id,
-        SUM(CASE WHEN s.shown_at >= u.started_at THEN 1 ELSE 0 END) AS shown,
-        SUM(CASE
-            WHEN s.shown_at >= u.started_at AND s.outcome IN ('accepted', 'partially_accepted')
+        CASE
+            WHEN s.shown_at >= u.started_at
+                AND ($start_date IS NULL OR CAST(s.shown_at AS DATE) >= $start_date)
+                AND ($end_date IS NULL OR CAST(s.shown_at AS DATE) <= $end_date)
                 THEN 1
             ELSE 0
-        END) AS accepted,
-        SUM(CASE WHEN s.shown_at >= u.started_at THEN s.latency_ms ELSE 0 END) AS latency,
-        SUM(CASE WHEN s.shown_at < u.started_at THEN 1 ELSE 0 END) AS pre_shown,
-        SUM(CASE
-            WHEN s.shown_at < u.started_at AND s.outcome IN ('accepted', 'partially_accepted')
-                THEN 1
-            ELSE 0
-        END) AS pre_accepted
+        END AS is_post,
+        CASE WHEN s.shown_at < u.started_at THEN 1 ELSE 0 END AS is_pre,
+        CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END
+            AS is_accepted,
+        s.latency_ms
     FROM units AS u
     INNER JOIN suggestions AS s ON s.user_id = u.user_id
     WHERE s.outcome <> 'not_shown'
         AND (u.ended_at IS NULL OR s.shown_at < u.ended_at)
-    GROUP BY u.user_id
+),
+
+sug AS (
+    SELECT
+        user_id,
+        SUM(is_post) AS shown,
+        SUM(is_post * is_accepted) AS accepted,
+        SUM(CASE WHEN is_post = 1 THEN latency_ms ELSE 0 END) AS latency,
+        SUM(is_pre) AS pre_shown,
+        SUM(is_pre * is_accepted) AS pre_accepted
+    FROM events
+    GROUP BY user_id
 ),
 
 tst AS (
@@ -88,6 +118,8 @@ tst AS (
     WHERE r.kind = 'test'
         AND r.ran_at >= u.started_at
         AND (u.ended_at IS NULL OR r.ran_at < u.ended_at)
+        AND ($start_date IS NULL OR CAST(r.ran_at AS DATE) >= $start_date)
+        AND ($end_date IS NULL OR CAST(r.ran_at AS DATE) <= $end_date)
     GROUP BY u.user_id
 ),
 

@@ -3,8 +3,6 @@ WITH activity AS (
     se.user_id,
     CAST(se.started_at AS DATE) AS day
   FROM sessions AS se
-  INNER JOIN users AS u
-    ON u.user_id = se.user_id
   WHERE
     (
       %(language)s IS NULL OR se.language = %(language)s
@@ -13,7 +11,14 @@ WITH activity AS (
       %(editor)s IS NULL OR se.editor = %(editor)s
     )
     AND (
-      %(segment)s IS NULL OR u.segment = %(segment)s
+      %(segment)s IS NULL
+      OR se.user_id IN (
+        SELECT
+          u.user_id
+        FROM users AS u
+        WHERE
+          u.segment = %(segment)s
+      )
     )
 ), bounds AS (
   SELECT
@@ -39,19 +44,31 @@ WITH activity AS (
     AND (
       %(end_date)s IS NULL OR c.day <= %(end_date)s
     )
-), counts AS (
+), per_user AS (
+  /* each user once per reported day, with the last active day of the 28-day window */
   SELECT
     r.day,
-    COUNT(DISTINCT CASE WHEN a.day = r.day THEN a.user_id END) AS dau,
-    COUNT(DISTINCT CASE WHEN a.day > (
-      r.day + INTERVAL '-7'
-    ) THEN a.user_id END) AS wau,
-    COUNT(DISTINCT a.user_id) AS mau
+    a.user_id,
+    MAX(a.day) AS last_active
   FROM report_days AS r
-  LEFT JOIN activity AS a
+  INNER JOIN activity AS a
     ON a.day <= r.day AND a.day > (
       r.day + INTERVAL '-28'
     )
+  GROUP BY
+    r.day,
+    a.user_id
+), counts AS (
+  SELECT
+    r.day,
+    CAST(COALESCE(SUM(CASE WHEN p.last_active = r.day THEN 1 ELSE 0 END), 0) AS BIGINT) AS dau,
+    CAST(COALESCE(SUM(CASE WHEN p.last_active > (
+      r.day + INTERVAL '-7'
+    ) THEN 1 ELSE 0 END), 0) AS BIGINT) AS wau,
+    COUNT(p.user_id) AS mau
+  FROM report_days AS r
+  LEFT JOIN per_user AS p
+    ON p.day = r.day
   GROUP BY
     r.day
 )

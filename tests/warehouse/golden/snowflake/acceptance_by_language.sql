@@ -8,10 +8,6 @@ WITH shown AS (
     s.suggested_lines,
     s.accepted_lines
   FROM suggestions AS s
-  INNER JOIN sessions AS se
-    ON se.session_id = s.session_id
-  INNER JOIN users AS u
-    ON u.user_id = s.user_id
   WHERE
     s.outcome <> 'not_shown'
     AND (
@@ -23,11 +19,25 @@ WITH shown AS (
     AND (
       :language IS NULL OR s.language = :language
     )
-    AND (
-      :editor IS NULL OR se.editor = :editor
+    AND /* semi-joins, not joins: without a filter no session or user row is touched */ (
+      :editor IS NULL
+      OR s.session_id IN (
+        SELECT
+          se.session_id
+        FROM sessions AS se
+        WHERE
+          se.editor = :editor
+      )
     )
     AND (
-      :segment IS NULL OR u.segment = :segment
+      :segment IS NULL
+      OR s.user_id IN (
+        SELECT
+          u.user_id
+        FROM users AS u
+        WHERE
+          u.segment = :segment
+      )
     )
     AND (
       :model_version IS NULL OR s.model_version = :model_version

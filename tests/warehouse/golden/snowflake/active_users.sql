@@ -3,8 +3,6 @@ WITH activity AS (
     se.user_id,
     CAST(se.started_at AS DATE) AS day
   FROM sessions AS se
-  INNER JOIN users AS u
-    ON u.user_id = se.user_id
   WHERE
     (
       :language IS NULL OR se.language = :language
@@ -13,7 +11,14 @@ WITH activity AS (
       :editor IS NULL OR se.editor = :editor
     )
     AND (
-      :segment IS NULL OR u.segment = :segment
+      :segment IS NULL
+      OR se.user_id IN (
+        SELECT
+          u.user_id
+        FROM users AS u
+        WHERE
+          u.segment = :segment
+      )
     )
 ), bounds AS (
   SELECT
@@ -56,15 +61,27 @@ WITH activity AS (
     AND (
       :end_date IS NULL OR c.day <= :end_date
     )
+), per_user AS (
+  /* each user once per reported day, with the last active day of the 28-day window */
+  SELECT
+    r.day,
+    a.user_id,
+    MAX(a.day) AS last_active
+  FROM report_days AS r
+  INNER JOIN activity AS a
+    ON a.day <= r.day AND a.day > DATEADD(DAY, -28, r.day)
+  GROUP BY
+    r.day,
+    a.user_id
 ), counts AS (
   SELECT
     r.day,
-    COUNT(DISTINCT CASE WHEN a.day = r.day THEN a.user_id END) AS dau,
-    COUNT(DISTINCT CASE WHEN a.day > DATEADD(DAY, -7, r.day) THEN a.user_id END) AS wau,
-    COUNT(DISTINCT a.user_id) AS mau
+    CAST(COALESCE(SUM(CASE WHEN p.last_active = r.day THEN 1 ELSE 0 END), 0) AS BIGINT) AS dau,
+    CAST(COALESCE(SUM(CASE WHEN p.last_active > DATEADD(DAY, -7, r.day) THEN 1 ELSE 0 END), 0) AS BIGINT) AS wau,
+    COUNT(p.user_id) AS mau
   FROM report_days AS r
-  LEFT JOIN activity AS a
-    ON a.day <= r.day AND a.day > DATEADD(DAY, -28, r.day)
+  LEFT JOIN per_user AS p
+    ON p.day = r.day
   GROUP BY
     r.day
 )

@@ -11,26 +11,57 @@ WITH units AS (
     ON e.experiment_id = a.experiment_id
   WHERE
     a.experiment_id = :experiment_id
-), sug AS (
+    AND (
+      :end_date IS NULL OR CAST(a.assigned_at AS DATE) <= :end_date
+    )
+    AND (
+      :language IS NULL
+      OR a.user_id IN (
+        SELECT
+          us.user_id
+        FROM users AS us
+        WHERE
+          us.primary_language = :language
+      )
+    )
+    AND (
+      :editor IS NULL
+      OR a.user_id IN (
+        SELECT
+          us.user_id
+        FROM users AS us
+        WHERE
+          us.editor = :editor
+      )
+    )
+    AND (
+      :segment IS NULL
+      OR a.user_id IN (
+        SELECT
+          us.user_id
+        FROM users AS us
+        WHERE
+          us.segment = :segment
+      )
+    )
+), events AS (
+  /* post: from the start (and the first filtered day) on; pre: before the start */
   SELECT
     u.user_id,
-    SUM(CASE WHEN s.shown_at >= u.started_at THEN 1 ELSE 0 END) AS shown,
-    SUM(
-      CASE
-        WHEN s.shown_at >= u.started_at AND s.outcome IN ('accepted', 'partially_accepted')
-        THEN 1
-        ELSE 0
-      END
-    ) AS accepted,
-    SUM(CASE WHEN s.shown_at >= u.started_at THEN s.latency_ms ELSE 0 END) AS latency,
-    SUM(CASE WHEN s.shown_at < u.started_at THEN 1 ELSE 0 END) AS pre_shown,
-    SUM(
-      CASE
-        WHEN s.shown_at < u.started_at AND s.outcome IN ('accepted', 'partially_accepted')
-        THEN 1
-        ELSE 0
-      END
-    ) AS pre_accepted
+    CASE
+      WHEN s.shown_at >= u.started_at
+      AND (
+        :start_date IS NULL OR CAST(s.shown_at AS DATE) >= :start_date
+      )
+      AND (
+        :end_date IS NULL OR CAST(s.shown_at AS DATE) <= :end_date
+      )
+      THEN 1
+      ELSE 0
+    END AS is_post,
+    CASE WHEN s.shown_at < u.started_at THEN 1 ELSE 0 END AS is_pre,
+    CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END AS is_accepted,
+    s.latency_ms
   FROM units AS u
   INNER JOIN suggestions AS s
     ON s.user_id = u.user_id
@@ -38,8 +69,17 @@ WITH units AS (
     s.outcome <> 'not_shown' AND (
       u.ended_at IS NULL OR s.shown_at < u.ended_at
     )
+), sug AS (
+  SELECT
+    user_id,
+    SUM(is_post) AS shown,
+    SUM(is_post * is_accepted) AS accepted,
+    SUM(CASE WHEN is_post = 1 THEN latency_ms ELSE 0 END) AS latency,
+    SUM(is_pre) AS pre_shown,
+    SUM(is_pre * is_accepted) AS pre_accepted
+  FROM events
   GROUP BY
-    u.user_id
+    user_id
 ), tst AS (
   SELECT
     u.user_id,
@@ -53,6 +93,12 @@ WITH units AS (
     AND r.ran_at >= u.started_at
     AND (
       u.ended_at IS NULL OR r.ran_at < u.ended_at
+    )
+    AND (
+      :start_date IS NULL OR CAST(r.ran_at AS DATE) >= :start_date
+    )
+    AND (
+      :end_date IS NULL OR CAST(r.ran_at AS DATE) <= :end_date
     )
   GROUP BY
     u.user_id

@@ -1,0 +1,125 @@
+WITH units AS (
+  SELECT
+    a.experiment_id,
+    a.user_id,
+    a.variant,
+    a.variant = e.control_variant AS is_control,
+    CAST(a.assigned_at AS DATE) AS assigned_day,
+    e.started_at,
+    e.ended_at
+  FROM assignments AS a
+  INNER JOIN experiments AS e
+    ON e.experiment_id = a.experiment_id
+  WHERE
+    a.experiment_id = %(experiment_id)s
+    AND (
+      %(end_date)s IS NULL OR CAST(a.assigned_at AS DATE) <= %(end_date)s
+    )
+    AND (
+      %(language)s IS NULL
+      OR a.user_id IN (
+        SELECT
+          us.user_id
+        FROM users AS us
+        WHERE
+          us.primary_language = %(language)s
+      )
+    )
+    AND (
+      %(editor)s IS NULL
+      OR a.user_id IN (
+        SELECT
+          us.user_id
+        FROM users AS us
+        WHERE
+          us.editor = %(editor)s
+      )
+    )
+    AND (
+      %(segment)s IS NULL
+      OR a.user_id IN (
+        SELECT
+          us.user_id
+        FROM users AS us
+        WHERE
+          us.segment = %(segment)s
+      )
+    )
+), daily AS (
+  SELECT
+    u.user_id,
+    CAST(s.shown_at AS DATE) AS day,
+    COUNT(*) AS shown,
+    SUM(CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS accepted,
+    SUM(s.latency_ms) AS latency
+  FROM units AS u
+  INNER JOIN suggestions AS s
+    ON s.user_id = u.user_id
+  WHERE
+    s.outcome <> 'not_shown'
+    AND s.shown_at >= u.started_at
+    AND (
+      u.ended_at IS NULL OR s.shown_at < u.ended_at
+    )
+    AND (
+      %(start_date)s IS NULL OR CAST(s.shown_at AS DATE) >= %(start_date)s
+    )
+    AND (
+      %(end_date)s IS NULL OR CAST(s.shown_at AS DATE) <= %(end_date)s
+    )
+  GROUP BY
+    u.user_id,
+    CAST(s.shown_at AS DATE)
+), looks AS (
+  SELECT DISTINCT
+    day
+  FROM daily
+), grid AS (
+  SELECT
+    u.user_id,
+    l.day
+  FROM units AS u
+  CROSS JOIN looks AS l
+  WHERE
+    u.assigned_day <= l.day
+), cumulative AS (
+  /* each user at each look: the sums of the user's days up to the look */
+  SELECT
+    g.user_id,
+    g.day,
+    CAST(COALESCE(SUM(d.shown), 0) AS DOUBLE PRECISION) AS shown,
+    CAST(COALESCE(SUM(d.accepted), 0) AS DOUBLE PRECISION) AS accepted,
+    CAST(COALESCE(SUM(d.latency), 0) AS DOUBLE PRECISION) AS latency
+  FROM grid AS g
+  LEFT JOIN daily AS d
+    ON d.user_id = g.user_id AND d.day <= g.day
+  GROUP BY
+    g.user_id,
+    g.day
+)
+SELECT
+  u.experiment_id,
+  c.day,
+  u.variant,
+  u.is_control,
+  COUNT(*) AS units,
+  SUM(c.shown) AS shown_sum,
+  SUM(c.shown * c.shown) AS shown_sum_squares,
+  SUM(c.accepted) AS accepted_sum,
+  SUM(c.accepted * c.accepted) AS accepted_sum_squares,
+  SUM(c.accepted * c.shown) AS accepted_shown_sum,
+  SUM(c.latency) AS latency_sum,
+  SUM(c.latency * c.latency) AS latency_sum_squares,
+  SUM(c.latency * c.shown) AS latency_shown_sum
+FROM cumulative AS c
+INNER JOIN units AS u
+  ON u.user_id = c.user_id
+GROUP BY
+  u.experiment_id,
+  c.day,
+  u.variant,
+  u.is_control
+ORDER BY
+  c.day,
+  u.is_control DESC NULLS LAST,
+  u.variant
