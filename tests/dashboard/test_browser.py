@@ -61,7 +61,19 @@ def test_every_page_loads_with_its_charts(server: tuple[str, Path], browser_page
         if url not in ("copilot", "data-quality"):  # no Copilot data, no quarantine yet
             charts.first.wait_for(timeout=30_000)
             page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
-        page.screenshot(path=str(IMAGES / f"dashboard_{url.replace('-', '_')}.png"))  # type: ignore[attr-defined]
+        shot = str(IMAGES / f"dashboard_{url.replace('-', '_')}.png")
+        if url == "experiments":  # forest plot, power, sequential monitoring: a tall shot
+            page.wait_for_function(  # type: ignore[attr-defined]
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3",
+                timeout=30_000,
+            )
+            assert charts.count() >= 3
+            page.set_viewport_size({"width": 1400, "height": 2900})  # type: ignore[attr-defined]
+            page.wait_for_timeout(500)  # type: ignore[attr-defined]
+            page.screenshot(path=shot)  # type: ignore[attr-defined]
+            page.set_viewport_size({"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+        else:
+            page.screenshot(path=shot)  # type: ignore[attr-defined]
 
 
 def _acceptance_card(page: object) -> str:
