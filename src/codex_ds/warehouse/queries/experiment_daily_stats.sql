@@ -53,22 +53,41 @@ WITH units AS (
         ))
 ),
 
-daily AS (
+bounds AS (
+    SELECT started_at, ended_at
+    FROM experiments
+    WHERE experiment_id = $experiment_id
+),
+
+user_days AS (
+    -- every user's post-start days, aggregated before the join to the units (the 10⁷-row
+    -- side meets a one-row table, not a hash join)
     SELECT
-        u.user_id,
+        s.user_id,
         CAST(s.shown_at AS DATE) AS day,
         COUNT(*) AS shown,
         SUM(CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END)
             AS accepted,
         SUM(s.latency_ms) AS latency
-    FROM units AS u
-    INNER JOIN suggestions AS s ON s.user_id = u.user_id
+    FROM suggestions AS s
+    CROSS JOIN bounds AS b
     WHERE s.outcome <> 'not_shown'
-        AND s.shown_at >= u.started_at
-        AND (u.ended_at IS NULL OR s.shown_at < u.ended_at)
+        AND s.shown_at >= b.started_at
+        AND (b.ended_at IS NULL OR s.shown_at < b.ended_at)
         AND ($start_date IS NULL OR CAST(s.shown_at AS DATE) >= $start_date)
         AND ($end_date IS NULL OR CAST(s.shown_at AS DATE) <= $end_date)
-    GROUP BY u.user_id, CAST(s.shown_at AS DATE)
+    GROUP BY s.user_id, CAST(s.shown_at AS DATE)
+),
+
+daily AS (
+    SELECT
+        d.user_id,
+        d.day,
+        d.shown,
+        d.accepted,
+        d.latency
+    FROM user_days AS d
+    WHERE d.user_id IN (SELECT u.user_id FROM units AS u)
 ),
 
 looks AS (

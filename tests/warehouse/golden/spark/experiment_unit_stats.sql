@@ -44,12 +44,21 @@ WITH units AS (
           us.segment = :segment
       )
     )
-), events AS (
-  /* post: from the start (and the first filtered day) on; pre: before the start */
+), bounds AS (
   SELECT
-    u.user_id,
+    started_at,
+    ended_at
+  FROM experiments
+  WHERE
+    experiment_id = :experiment_id
+), events AS (
+  /* every shown suggestion before the end: post (from the start and the first filtered */
+  /* day on) or pre (before the start); aggregated per user before the join to the units, */
+  /* so the 10⁷-row side meets a one-row table, not a hash join */
+  SELECT
+    s.user_id,
     CASE
-      WHEN s.shown_at >= u.started_at
+      WHEN s.shown_at >= b.started_at
       AND (
         :start_date IS NULL OR CAST(s.shown_at AS DATE) >= :start_date
       )
@@ -59,15 +68,14 @@ WITH units AS (
       THEN 1
       ELSE 0
     END AS is_post,
-    CASE WHEN s.shown_at < u.started_at THEN 1 ELSE 0 END AS is_pre,
+    CASE WHEN s.shown_at < b.started_at THEN 1 ELSE 0 END AS is_pre,
     CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END AS is_accepted,
     s.latency_ms
-  FROM units AS u
-  INNER JOIN suggestions AS s
-    ON s.user_id = u.user_id
+  FROM suggestions AS s
+  CROSS JOIN bounds AS b
   WHERE
     s.outcome <> 'not_shown' AND (
-      u.ended_at IS NULL OR s.shown_at < u.ended_at
+      b.ended_at IS NULL OR s.shown_at < b.ended_at
     )
 ), sug AS (
   SELECT
