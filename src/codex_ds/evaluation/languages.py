@@ -163,8 +163,13 @@ def build_request(
     file_bytes: int,
     output_bytes: int,
     max_processes: int,
+    load_cpu_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """The worker request that runs ``completion`` against ``task``'s tests."""
+    """The worker request that runs ``completion`` against ``task``'s tests.
+
+    ``load_cpu_seconds`` (Python only) splits the CPU-time limit in two phases: the
+    program's module-level code gets ``load_cpu_seconds``, the tests then ``cpu_seconds``.
+    """
     run_step: dict[str, Any] = {
         "name": "run",
         "seccomp": True,
@@ -185,7 +190,7 @@ def build_request(
             program=program,
             head_chars=len(task.prompt + completion + "\n"),
             test_line=test_line,
-            steps=[{**run_step, "argv": None}],
+            steps=[{**run_step, "argv": None, "load_cpu_limit": load_cpu_seconds}],
         )
         return request
     tools = toolchain(task.language)

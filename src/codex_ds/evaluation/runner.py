@@ -63,19 +63,23 @@ class UnknownTaskError(KeyError):
 
 
 # Per-task CPU-time limit calibrated from the reference solution, in EvalPlus's form
-# max(floor, factor x reference time) but in CPU seconds measured in this sandbox (EvalPlus
-# uses a 4 s floor on wall time; a CPU limit does not move with load, so the floor can be low).
+# max(floor, factor x reference time), in CPU seconds measured in this sandbox, for the tests
+# (EvalPlus applies its limit to each test input's call; loading the program is outside it).
+# A Python program's module-level code (definitions, imports) runs first under its own limit,
+# LOAD_LIMIT_S (EvalPlus's minimum limit, 1 s): the references import only the standard
+# library, so 4 x their time says nothing about a sample that imports pandas.
 CALIBRATION_FACTOR = 4.0
-CALIBRATION_FLOOR_S = 0.5
+CALIBRATION_FLOOR_S = 0.2
 CALIBRATION_CEILING_S = 10.0
+LOAD_LIMIT_S = 1.0
 _calibrated: dict[tuple[str, int], float] = {}
 
 
 def calibrated_limit(reference_cpu_seconds: float) -> float:
-    """The CPU-time limit for a task whose reference solution used ``reference_cpu_seconds``.
+    """The tests' CPU-time limit for a task whose reference used ``reference_cpu_seconds``.
 
     >>> calibrated_limit(0.01), calibrated_limit(0.5), calibrated_limit(9.0)
-    (0.5, 2.0, 10.0)
+    (0.2, 2.0, 10.0)
     """
     limit = max(CALIBRATION_FLOOR_S, CALIBRATION_FACTOR * reference_cpu_seconds)
     return min(limit, CALIBRATION_CEILING_S)
@@ -85,8 +89,11 @@ def _task_key(task: Task) -> tuple[str, int]:
     return task.task_id, hash((task.prompt, task.canonical_solution, task.test))
 
 
-def _limits(cpu_seconds: float) -> Limits:
-    return Limits(cpu_seconds=cpu_seconds, wall_seconds=3.0 * cpu_seconds + 2.0)
+def _limits(cpu_seconds: float, load_cpu_seconds: float | None = None) -> Limits:
+    total = cpu_seconds + (load_cpu_seconds or 0.0)
+    return Limits(
+        cpu_seconds=cpu_seconds, load_cpu_seconds=load_cpu_seconds, wall_seconds=3.0 * total + 2.0
+    )
 
 
 def _request(task: Task, completion: str, limits: Limits) -> dict[str, Any]:
@@ -99,6 +106,7 @@ def _request(task: Task, completion: str, limits: Limits) -> dict[str, Any]:
         file_bytes=limits.file_bytes,
         output_bytes=limits.output_bytes,
         max_processes=limits.max_processes,
+        load_cpu_seconds=limits.load_cpu_seconds,
     )
 
 
@@ -194,14 +202,23 @@ def _verdict(sample: Sample, result: Classification, answer: dict[str, Any] | No
     )
 
 
+# the outcomes whose class or detail the static check's findings can change
+_NEEDS_STATIC_CHECK = frozenset({"runtime_error", "hallucinated_attribute", "hallucinated_import"})
+
+
 def _classify(
     task: Task,
     answer: dict[str, Any],
-    findings: tuple[StaticFinding, ...],
+    static_findings: Callable[[], tuple[StaticFinding, ...]],
     test_line: int,
 ) -> Classification:
+    findings: tuple[StaticFinding, ...] = ()
     if task.language == "python":
-        result = classify_python(answer, findings)
+        result = classify_python(answer)
+        if result.outcome in _NEEDS_STATIC_CHECK:
+            # the AST check only matters for these, so it runs only for them
+            findings = static_findings()
+            result = classify_python(answer, findings)
     elif task.language == "javascript":
         result = classify_javascript(answer, _assert_lines(task, test_line))
     else:
@@ -223,8 +240,9 @@ def evaluate_samples(
 ) -> Iterator[Verdict]:
     """Run every sample in the sandbox and yield its verdict (in completion order).
 
-    ``timeout_s`` is a CPU-time limit per sample; ``None`` uses a per-task limit calibrated
-    from the reference solution's runtime (:func:`calibrated_limit`). ``progress(done,
+    ``timeout_s`` is a CPU-time limit per sample (the whole program); ``None`` gives a
+    Python program's module-level code :data:`LOAD_LIMIT_S` and its tests a per-task limit
+    calibrated from the reference solution's runtime (:func:`calibrated_limit`). ``progress(done,
     total)`` is called after each verdict (``total`` is 0 while the samples are a stream of
     unknown length). An unknown task id raises :class:`UnknownTaskError`.
     """
@@ -253,17 +271,17 @@ def evaluate_samples(
                     raise UnknownTaskError(
                         f"unknown task id {sample.task_id!r} (not in the task set)"
                     )
-                cpu = timeout_s if timeout_s is not None else limits[task.task_id]
+                if timeout_s is not None:
+                    sample_limits = _limits(timeout_s)  # one limit for the whole program
+                else:
+                    sample_limits = _limits(limits[task.task_id], LOAD_LIMIT_S)
                 try:
-                    request = _request(task, sample.completion, _limits(cpu))
+                    request = _request(task, sample.completion, sample_limits)
                 except ToolchainMissingError as exc:
                     skipped.append(_verdict(sample, classification(
                         "toolchain_missing", detail=f"skipped: {exc}"), None))  # fmt: skip
                     continue
-                findings: tuple[StaticFinding, ...] = ()
-                if task.language == "python":
-                    findings = checker(task.prompt + sample.completion)
-                yield (sample, task, findings, int(request.get("test_line", 0))), request
+                yield (sample, task, int(request.get("test_line", 0))), request
 
         done = 0
         for key, answer in pool.imap_unordered(jobs()):
@@ -272,9 +290,15 @@ def evaluate_samples(
                 yield skipped.pop()
                 if progress is not None:
                     progress(done, total)
-            sample, task, findings, test_line = key
+            sample, task, test_line = key
+
+            def static_findings(
+                source: str = task.prompt + sample.completion,
+            ) -> tuple[StaticFinding, ...]:
+                return checker(source)
+
             done += 1
-            yield _verdict(sample, _classify(task, answer, findings, test_line), answer)
+            yield _verdict(sample, _classify(task, answer, static_findings, test_line), answer)
             if progress is not None:
                 progress(done, total)
         while skipped:

@@ -22,7 +22,9 @@ says that namespaces are missing (reports print it in their first lines).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -52,7 +54,10 @@ class Limits:
     """Resource limits for one sample (CPU and wall seconds; bytes)."""
 
     cpu_seconds: float = 3.0
-    wall_seconds: float | None = None  # None: 2 x cpu + 2 s
+    wall_seconds: float | None = None  # None: 2 x (load + cpu) + 2 s
+    #: Python only: the program's module-level code (definitions, imports) gets this much
+    #: CPU time, then the tests get ``cpu_seconds``; None: one limit for the whole program
+    load_cpu_seconds: float | None = None
     memory_bytes: int = 2 * GIB  # address space (RLIMIT_AS)
     file_bytes: int = 64 * MIB  # largest file the sample may write (RLIMIT_FSIZE)
     output_bytes: int = 16 * MIB  # stdout + stderr before the sample is killed
@@ -62,7 +67,7 @@ class Limits:
     def wall(self) -> float:
         if self.wall_seconds is not None:
             return self.wall_seconds
-        return 2.0 * self.cpu_seconds + 2.0
+        return 2.0 * (self.cpu_seconds + (self.load_cpu_seconds or 0.0)) + 2.0
 
 
 TMPFS_BYTES = 512 * MIB
@@ -154,6 +159,42 @@ def describe_isolation() -> str:
     )
 
 
+#: where the prebuilt matplotlib font cache is mounted (read-only) inside the sandbox
+MATPLOTLIB_CACHE_MOUNT = "/var/cache/codex_ds_matplotlib"
+
+
+@cache
+def matplotlib_font_cache() -> str | None:
+    """A matplotlib font cache built once per process, outside the sandbox (or None).
+
+    Importing matplotlib with an empty config directory scans every font and writes
+    ``fontlist-*.json`` first; each sample has its own ``MPLCONFIGDIR`` (nothing it leaves
+    there reaches the next sample), so without this every sample that imports matplotlib
+    would pay for the scan. The worker copies these files into the sample's directory.
+    Only matplotlib's own code runs here, never a sample's.
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        return None
+    path = tempfile.mkdtemp(prefix="codex_ds_matplotlib_")
+    env = {"PATH": "/usr/bin:/bin", "HOME": path, "MPLCONFIGDIR": path, "LANG": "C.UTF-8"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", "import matplotlib.font_manager"],
+            env=env, capture_output=True, timeout=120, check=False, cwd=path,
+        )  # fmt: skip
+        built = proc.returncode == 0 and any(n.startswith("fontlist") for n in os.listdir(path))
+    except (OSError, subprocess.TimeoutExpired):
+        built = False
+    if not built:
+        shutil.rmtree(path, ignore_errors=True)
+        return None
+    os.chmod(path, 0o755)
+    for name in os.listdir(path):
+        os.chmod(os.path.join(path, name), 0o644)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 class Worker:
     """One pre-started worker process (inside bubblewrap when possible)."""
 
@@ -176,8 +217,14 @@ class Worker:
         source = WORKER_SOURCE.read_text(encoding="utf-8")
         python = str(Path(sys.executable).resolve())
         ok, _ = bwrap_status()
+        fonts = matplotlib_font_cache()
         if ok:
-            cmd = [*bwrap_command(), "--", python, "-I", "-c", source, "--sweep"]
+            cmd = bwrap_command()
+            args = ["--sweep"]
+            if fonts is not None:
+                cmd[-2:-2] = ["--ro-bind", fonts, MATPLOTLIB_CACHE_MOUNT]  # before --remount-ro
+                args += ["--mpl-cache", MATPLOTLIB_CACHE_MOUNT]
+            cmd = [*cmd, "--", python, "-I", "-c", source, *args]
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
             )
@@ -186,8 +233,9 @@ class Worker:
             self._tmp = tempfile.TemporaryDirectory(prefix="codex_ds_sandbox_")
             os.chmod(self._tmp.name, 0o711)  # samples run as nobody when we are root
             env = {"PATH": "/usr/bin:/bin", "HOME": self._tmp.name, "LANG": "C.UTF-8"}
+            args = ["--mpl-cache", fonts] if fonts is not None else []
             self._proc = subprocess.Popen(
-                [python, "-I", "-c", source],
+                [python, "-I", "-c", source, *args],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

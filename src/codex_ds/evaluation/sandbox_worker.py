@@ -239,25 +239,52 @@ def _short_repr(value: object, limit: int = 300, *, repr: Callable[[object], str
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_TEST_CACHE: dict[tuple[str, int], tuple] = {}
+_TEST_CACHE: dict[str, tuple] = {}
 
 
 def _compile_test(test: str, test_line: int) -> tuple:
-    """The test part compiled once per worker (trusted text): code, check, spans, orientation.
+    """The test part compiled once per worker and task (trusted text): code, check, spans,
+    orientation, with the line numbers of the whole program (``test`` starts on
+    ``test_line``), so tracebacks and assert indices match compiling the concatenation.
 
-    Line numbers are those of the whole program, so tracebacks and assert indices match
-    compiling the concatenation.
+    The test is compiled once from line 1 and its code objects moved to ``test_line``
+    (``co_firstlineno``; CPython stores every other line relative to it), so the cache holds
+    one entry per task however long the samples' heads are.
     """
-    key = (test, test_line)
-    cached = _TEST_CACHE.get(key)
-    if cached is not None:
+    cached = _TEST_CACHE.get(test)
+    if cached is None:
+        tree = ast.parse(test, "<program>")
+        cached = _compile_tree(tree, 1)
+        if len(_TEST_CACHE) < 1024:
+            _TEST_CACHE[test] = cached
+    code, check_code, spans, orientation = cached
+    delta = test_line - 1
+    if delta == 0:
         return cached
-    tree = ast.parse(test, "<program>")
-    ast.increment_lineno(tree, test_line - 1)
-    compiled = _compile_tree(tree, test_line)
-    if len(_TEST_CACHE) < 4096:
-        _TEST_CACHE[key] = compiled
-    return compiled
+    moved = _move_code(code, delta)
+    moved_check = None
+    if check_code is not None:
+        for const in moved.co_consts:
+            if (
+                isinstance(const, types.CodeType)
+                and const.co_name == "check"
+                and (const.co_firstlineno == check_code.co_firstlineno + delta)
+            ):
+                moved_check = const
+    return (
+        moved,
+        moved_check,
+        [(start + delta, end + delta) for start, end in spans],
+        {line + delta: side for line, side in orientation.items()},
+    )
+
+
+def _move_code(code: types.CodeType, delta: int) -> types.CodeType:
+    """``code`` and the code objects nested in it, ``delta`` lines further down."""
+    consts = tuple(
+        _move_code(c, delta) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
 
 
 def _compile_tree(tree: ast.Module, test_line: int) -> tuple:
@@ -284,14 +311,22 @@ def _compile_tree(tree: ast.Module, test_line: int) -> tuple:
     return code, check_code, spans, orientation
 
 
-def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict], None]) -> None:
+def _python_child(
+    req: dict,
+    test: tuple | None,
+    passed: Callable[[], None],
+    report: Callable[[dict], None],
+    loaded: Callable[[], None],
+) -> None:
     """Compile, exec, call check(entry_point); report exactly what happened.
 
     The program is HumanEval's concatenation ``head + test`` (head = prompt + completion +
     newline). When the head compiles on its own (and has no ``__future__`` import) the two
-    parts are compiled separately, the test once per worker; two valid modules joined at a
-    line boundary execute exactly as their concatenation does. Otherwise the whole program
-    is compiled, so a syntax error is reported as compiling the concatenation reports it.
+    parts are compiled separately: the test was compiled by the worker before the fork
+    (``test``, once per worker and task); two valid modules joined at a line boundary execute
+    exactly as their concatenation does. Otherwise the whole program is compiled, so a syntax
+    error is reported as compiling the concatenation reports it. ``loaded()`` tells the
+    worker that the program's module-level code has run and the tests start.
     """
     exception_record = _exception_record
     function_type = types.FunctionType
@@ -305,10 +340,8 @@ def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict]
                 head_code = compile(source[:head_chars], "<program>", "exec", dont_inherit=True)
             except (SyntaxError, ValueError):
                 head_code = None
-        if head_code is not None:
-            test_code, check_code, spans, orientation = _compile_test(
-                source[head_chars:], req["test_line"]
-            )
+        if head_code is not None and test is not None:
+            test_code, check_code, spans, orientation = test
             codes = [head_code, test_code]
         else:
             tree = ast.parse(source, "<program>")
@@ -329,6 +362,7 @@ def _python_child(req: dict, passed: Callable[[], None], report: Callable[[dict]
             record = {"phase": "exec", "exc": None, "msg": "unreportable exception"}
         report(record)
         return
+    loaded()
     if check_code is None:
         report({"phase": "harness", "exc": None, "msg": "the test defines no check() function"})
         return
@@ -420,7 +454,7 @@ def _child_setup(req: dict, step: dict, out_w: int, verdict_w: int) -> int:
     os.closerange(verdict_fd + 1, 1024)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU):
         signal.signal(sig, signal.SIG_DFL)
-    cpu = int(step["cpu_limit"]) + 1
+    cpu = int(float(step["cpu_limit"]) + float(step.get("load_cpu_limit") or 0.0)) + 1
     limits = {
         resource.RLIMIT_CPU: (cpu, cpu + 1),
         resource.RLIMIT_AS: (step["memory_bytes"], step["memory_bytes"]),
@@ -441,7 +475,9 @@ def _child_setup(req: dict, step: dict, out_w: int, verdict_w: int) -> int:
     return verdict_fd
 
 
-def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) -> None:
+def _run_child(
+    req: dict, step: dict, nonce: str, out_w: int, verdict_w: int, test: tuple | None
+) -> None:
     verdict_fd = _child_setup(req, step, out_w, verdict_w)
     # Everything the harness needs after the sample's code has run is bound here, before it
     # runs: patching modules or builtins later does not reach these references.
@@ -449,6 +485,7 @@ def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) ->
     dumps = _encode_record
     passed_message = b"P:" + nonce.encode()
     failed_prefix = b"F:" + nonce.encode() + b":"
+    loaded_message = b"L:" + nonce.encode()
 
     def send(data: bytes) -> None:
         while data:
@@ -466,6 +503,13 @@ def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) ->
             body = b'{"phase": "unreportable"}'
         send(failed_prefix + body)
 
+    def loaded() -> None:
+        # the module-level code has run: from here on the tests' CPU-time limit applies
+        if two_phase:
+            send(loaded_message)
+
+    two_phase = step.get("load_cpu_limit") is not None
+
     argv = step.get("argv")
     if argv is None:  # Python, in this process
         if step["seccomp"]:
@@ -473,7 +517,10 @@ def _run_child(req: dict, step: dict, nonce: str, out_w: int, verdict_w: int) ->
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
-        _python_child(req, passed, failed)
+        # Nothing a sample leaves in its home directory reaches the next sample.
+        os.environ["HOME"] = req["cwd"]
+        os.environ["MPLCONFIGDIR"] = os.path.join(req["cwd"], ".matplotlib")
+        _python_child(req, test, passed, failed, loaded)
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
         os._exit(0)
@@ -522,8 +569,32 @@ def _sweep(own: set[int]) -> int:
     return killed
 
 
+def _prepared_test(req: dict, step: dict) -> tuple | None:
+    """The test part of a Python program compiled here, in the worker, before the fork.
+
+    The test is the task's own (trusted) text; compiling it once per worker and task keeps
+    that work out of every sample's child. ``None`` when the program is compiled whole.
+    """
+    head_chars = req.get("head_chars")
+    if step.get("argv") is not None or head_chars is None:
+        return None
+    source = req["program"]
+    if "__future__" in source[:head_chars]:
+        return None
+    try:
+        return _compile_test(source[head_chars:], req["test_line"])
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None  # the child compiles the whole program and reports the error
+
+
 def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
-    """Run one step (one fork, maybe one execve) under the limits; say what was observed."""
+    """Run one step (one fork, maybe one execve) under the limits; say what was observed.
+
+    With ``load_cpu_limit`` (Python) the CPU-time limit has two phases: the program's
+    module-level code (its definitions and imports) runs under ``load_cpu_limit``; once the
+    harness says it has run, the tests get ``cpu_limit`` more.
+    """
+    test = _prepared_test(req, step)
     nonce = os.urandom(16).hex()
     out_r, out_w = os.pipe()
     verdict_r, verdict_w = os.pipe()
@@ -534,14 +605,20 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
         try:
             os.close(out_r)
             os.close(verdict_r)
-            _run_child(req, step, nonce, out_w, verdict_w)
+            _run_child(req, step, nonce, out_w, verdict_w, test)
         except BaseException:
             code = 72
         finally:
             os._exit(code)
     os.close(out_w)
     os.close(verdict_w)
-    cpu_limit = float(step["cpu_limit"])
+    pidfd = None  # readable once the child has exited: no polling for its exit
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(pid)
+    load_limit = step.get("load_cpu_limit")
+    cpu_limit = float(step["cpu_limit"] if load_limit is None else load_limit)
+    loaded_message = b"L:" + nonce.encode() if load_limit is not None else None
+    phase = "load" if load_limit is not None else None
     wall_limit = float(step["wall_limit"])
     output_cap = int(req["output_bytes"])
     output = bytearray()
@@ -567,7 +644,11 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
             if wpid:
                 waited = (status, usage)
                 break
-            time.sleep(0.001)
+            if pidfd is None:
+                time.sleep(0.001)
+            else:
+                wait = max(0.0, min(next_cpu_check, start + wall_limit) - now)
+                select.select([pidfd], [], [], wait)
             continue
         timeout = max(0.0, min(next_cpu_check, start + wall_limit) - now)
         ready, _, _ = select.select(list(open_fds), [], [], timeout)
@@ -582,6 +663,10 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
                     output += chunk[: _OUTPUT_KEEP - len(output)]
             elif len(verdict) < 1 << 20:
                 verdict += chunk
+                if phase == "load" and loaded_message and verdict.startswith(loaded_message):
+                    # the tests start: they get cpu_limit more than the load used
+                    phase = "check"
+                    cpu_limit = _cpu_seconds(pid) + float(step["cpu_limit"])
         if output_total > output_cap:
             killed = "output"
             break
@@ -597,11 +682,15 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
     wall = time.monotonic() - start
     for fd in open_fds:
         os.close(fd)
+    if pidfd is not None:
+        os.close(pidfd)
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
     # with the no-fork filter in force nothing can outlive the child: no sweep needed
     swept = _sweep(own) if sweep and not (step["seccomp"] and _SECCOMP is not None) else 0
     record = None
+    if phase == "check":
+        del verdict[: len(loaded_message or b"")]
     if verdict:
         record = _parse_verdict(bytes(verdict), nonce)
     return {
@@ -609,6 +698,7 @@ def run_step(req: dict, step: dict, own: set[int], sweep: bool) -> dict:
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "killed": killed,
+        "phase": phase,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "wall_seconds": wall,
         "max_rss_kb": usage.ru_maxrss,
@@ -643,6 +733,8 @@ def run_request(req: dict, own: set[int], sweep: bool) -> dict:
         for name, text in req.get("files", {}).items():
             with open(os.path.join(req["cwd"], name), "w", encoding="utf-8") as fh:
                 fh.write(text)
+        if _MATPLOTLIB_CACHE and "matplotlib" in req.get("program", ""):
+            _copy_matplotlib_cache(_MATPLOTLIB_CACHE, req["cwd"])
         results = []
         for step in req["steps"]:
             result = run_step(req, step, own, sweep)
@@ -654,6 +746,27 @@ def run_request(req: dict, own: set[int], sweep: bool) -> dict:
         return {"steps": results, "worker_cpu_seconds": usage.ru_utime + usage.ru_stime}
     finally:
         _remove_tree(req["cwd"])
+
+
+_MATPLOTLIB_CACHE: str | None = None  # a font cache built outside, read-only in here
+
+
+def _copy_matplotlib_cache(source: str, cwd: str) -> None:
+    """Give the sample its own copy of the prebuilt font cache (MPLCONFIGDIR is per sample):
+    importing matplotlib then reads it instead of scanning every font, and nothing one sample
+    does to it reaches another."""
+    target = os.path.join(cwd, ".matplotlib")
+    with contextlib.suppress(OSError):
+        os.mkdir(target)
+        for name in os.listdir(source):
+            with open(os.path.join(source, name), "rb") as src:
+                data = src.read()
+            with open(os.path.join(target, name), "wb") as dst:
+                dst.write(data)
+            if os.geteuid() == 0:
+                os.chown(os.path.join(target, name), _NOBODY, _NOBODY)
+        if os.geteuid() == 0:
+            os.chown(target, _NOBODY, _NOBODY)
 
 
 def _remove_tree(path: str) -> None:
@@ -676,8 +789,11 @@ def _available_modules() -> list[str]:
     return sorted(names)
 
 
-def serve(sweep: bool) -> None:
+def serve(sweep: bool, matplotlib_cache: str | None = None) -> None:
     """Answer requests on fd 0/1 until EOF."""
+    global _MATPLOTLIB_CACHE
+    if matplotlib_cache and os.path.isdir(matplotlib_cache):
+        _MATPLOTLIB_CACHE = matplotlib_cache
     for name in _PRELOAD:
         with contextlib.suppress(ImportError):
             __import__(name)
@@ -703,4 +819,8 @@ def serve(sweep: bool) -> None:
 
 
 if __name__ == "__main__":
-    serve(sweep=len(sys.argv) > 1 and sys.argv[1] == "--sweep")
+    _args = sys.argv[1:]
+    serve(
+        sweep="--sweep" in _args,
+        matplotlib_cache=_args[_args.index("--mpl-cache") + 1] if "--mpl-cache" in _args else None,
+    )
