@@ -48,23 +48,44 @@ WITH hashed AS (
     AND (
       window_end IS NULL OR assigned_at < window_end
     )
-), sug AS (
+), bounds AS (
   SELECT
-    u.user_id,
+    COALESCE(@window_start, e.started_at) AS window_start,
+    COALESCE(@window_end, e.ended_at) AS window_end
+  FROM experiments AS e
+  WHERE
+    e.experiment_id = @experiment_id
+), sug_all AS (
+  /* every user's shown suggestions in the window, aggregated before the join to the units */
+  /* (the 10⁷-row side meets a one-row table, not a hash join) */
+  SELECT
+    s.user_id,
     COUNT(*) AS shown,
     SUM(CASE WHEN s.outcome IN ('accepted', 'partially_accepted') THEN 1 ELSE 0 END) AS accepted,
     SUM(s.latency_ms) AS latency
-  FROM units AS u
-  INNER JOIN suggestions AS s
-    ON s.user_id = u.user_id
+  FROM suggestions AS s
+  CROSS JOIN bounds AS b
   WHERE
     s.outcome <> 'not_shown'
-    AND s.shown_at >= u.window_start
+    AND s.shown_at >= b.window_start
     AND (
-      u.window_end IS NULL OR s.shown_at < u.window_end
+      b.window_end IS NULL OR s.shown_at < b.window_end
     )
   GROUP BY
-    u.user_id
+    s.user_id
+), sug AS (
+  SELECT
+    a.user_id,
+    a.shown,
+    a.accepted,
+    a.latency
+  FROM sug_all AS a
+  WHERE
+    a.user_id IN (
+      SELECT
+        u.user_id
+      FROM units AS u
+    )
 ), run AS (
   SELECT
     u.user_id,
