@@ -8,7 +8,8 @@ HumanEval task, 16,400 samples, from ../shared/data/humaneval_samples) in the sa
   in a subprocess. If the installed copy has its ``exec`` line commented out (as some
   releases ship), a temporary copy with that line enabled is used; nothing else changes.
 * **ours**: :func:`codex_ds.evaluation.runner.evaluate_samples` with full isolation
-  (bubblewrap + rlimits + seccomp), 2 workers, and its default CPU-time limits: the
+  (bubblewrap + rlimits + seccomp), one worker more than there are cores (so the cores stay
+  busy while a worker waits for the parent), and its default CPU-time limits: the
   program's module-level code (imports, definitions) 1 s, then the tests a per-task limit
   calibrated from the reference solution (max(0.2 s, 4 x its CPU time), EvalPlus's form).
 
@@ -58,6 +59,9 @@ DEFAULT_FILE = (
     / ("codet-codegen16b-n100-humaneval.jsonl")
 )
 KS = (1, 10, 100)
+#: one sandbox worker more than there are cores: while a worker waits for the parent (its
+#: answer read, the next request sent) the others keep the cores busy
+WORKERS = (os.cpu_count() or 1) + 1
 
 
 def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> float:
@@ -179,7 +183,7 @@ def run_ours(
         first[program] = (t, i)
         samples.append(Sample(t, r["completion"], i))
     verdicts = {(v.task_id, v.sample_index): v for v in evaluate_samples(
-        tasks, samples, timeout_s=timeout_s, workers=2)}  # fmt: skip
+        tasks, samples, timeout_s=timeout_s, workers=WORKERS)}  # fmt: skip
     # bubblewrap does not reap into our rusage: add the workers' own CPU and the samples'
     samples_cpu = sum(v.cpu_seconds for v in verdicts.values())
     for key, source in copies.items():
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if retry_rows:
         samples = [Sample(t, r["completion"], i) for (t, i), r in zip(retry_keys, retry_rows,
                                                                         strict=True)]  # fmt: skip
-        for v in evaluate_samples(tasks, samples, timeout_s=3.0, workers=2):
+        for v in evaluate_samples(tasks, samples, timeout_s=3.0, workers=WORKERS):
             at_3s[(v.task_id, v.sample_index)] = v.passed
 
     lines = [
@@ -236,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Samples: {n:,} ({args.samples.name}); our CPU-time limits: {LOAD_LIMIT_S:g} s for the "
         "program's module-level code (imports, definitions), then for the tests a per-task "
         f"limit calibrated from the reference solution, max({CALIBRATION_FLOOR_S:g} s, "
-        f"{CALIBRATION_FACTOR:g} x reference CPU); 2 workers. Distinct programs run: "
+        f"{CALIBRATION_FACTOR:g} x reference CPU); {WORKERS} sandbox workers on "
+        f"{os.cpu_count()} cores. Distinct programs run: "
         f"{RUN_PROGRAMS[0]:,} of {n:,} samples "
         + (
             "(identical task + completion pairs run once and share the verdict, as "

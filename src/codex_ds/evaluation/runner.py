@@ -69,7 +69,7 @@ class UnknownTaskError(KeyError):
 # LOAD_LIMIT_S (EvalPlus's minimum limit, 1 s): the references import only the standard
 # library, so 4 x their time says nothing about a sample that imports pandas.
 CALIBRATION_FACTOR = 4.0
-CALIBRATION_FLOOR_S = 0.2
+CALIBRATION_FLOOR_S = 0.1
 CALIBRATION_CEILING_S = 10.0
 LOAD_LIMIT_S = 1.0
 _calibrated: dict[tuple[str, int], float] = {}
@@ -79,7 +79,7 @@ def calibrated_limit(reference_cpu_seconds: float) -> float:
     """The tests' CPU-time limit for a task whose reference used ``reference_cpu_seconds``.
 
     >>> calibrated_limit(0.01), calibrated_limit(0.5), calibrated_limit(9.0)
-    (0.2, 2.0, 10.0)
+    (0.1, 2.0, 10.0)
     """
     limit = max(CALIBRATION_FLOOR_S, CALIBRATION_FACTOR * reference_cpu_seconds)
     return min(limit, CALIBRATION_CEILING_S)
