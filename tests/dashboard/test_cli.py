@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from codex_ds.cli.main import app
 
 def test_streamlit_command_runs_the_app_file_on_the_given_address() -> None:
     cmd = dashboard_cli.streamlit_command("127.0.0.1", 8600)
-    assert cmd[1:5] == ["-m", "streamlit", "run", str(dashboard_cli.APP_FILE)]
+    assert cmd[1:5] == ["-m", "codex_ds.dashboard.serve", "run", str(dashboard_cli.APP_FILE)]
     assert Path(cmd[4]).is_file() and Path(cmd[4]).name == "app.py"
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.port") + 1] == "8600"
@@ -32,3 +34,23 @@ def test_without_the_extra_the_command_says_what_to_install(
     result = CliRunner().invoke(app, ["--home", str(tmp_path), "dashboard"])
     assert result.exit_code == 1
     assert "pip install 'codex-ds[dashboard]'" in result.output
+
+
+def test_the_server_preloads_everything_the_app_imports_but_its_cached_pages() -> None:
+    # In a fresh interpreter: after serve.preload(), importing the app (what the first browser
+    # session does) imports nothing but the dashboard's own modules and Streamlit's.
+    code = (
+        "import sys\n"
+        "from codex_ds.dashboard import serve\n"
+        "serve.preload()\n"
+        "assert not any(m.startswith('codex_ds.dashboard.') and m != 'codex_ds.dashboard.serve'"
+        " for m in sys.modules), 'a cached page module was preloaded'\n"
+        "before = set(sys.modules)\n"
+        "import codex_ds.dashboard.app\n"
+        "new = sorted(m for m in set(sys.modules) - before\n"
+        "             if not m.startswith(('codex_ds.dashboard', 'streamlit')))\n"
+        "print(new)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

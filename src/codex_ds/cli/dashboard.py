@@ -18,11 +18,12 @@ APP_FILE = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line of the dashboard (headless, no telemetry)."""
+    """The ``streamlit run`` command line of the dashboard (headless, no telemetry), through
+    :mod:`codex_ds.dashboard.serve`, which imports the pages' dependencies before serving."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "codex_ds.dashboard.serve",
         "run",
         str(APP_FILE),
         "--server.address",
