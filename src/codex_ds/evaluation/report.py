@@ -22,6 +22,7 @@ from codex_ds.evaluation.metrics import (
     pass_at_k,
     pass_at_k_summary,
 )
+from codex_ds.evaluation.runner import LOAD_LIMIT_S
 from codex_ds.evaluation.store import EvalRun
 from codex_ds.reporting.markdown import md_table
 
@@ -278,7 +279,11 @@ def render_report(
     """
     run = summary.run
     ks = run.ks or [1]
-    limit = "calibrated per task" if run.timeout_s is None else f"{run.timeout_s:g} s CPU"
+    limit = (
+        f"{LOAD_LIMIT_S:g} s CPU to load a Python program, then calibrated per task for its tests"
+        if run.timeout_s is None
+        else f"{run.timeout_s:g} s CPU"
+    )
     sim = " — **the numbers below measure the simulator, not a real LLM**"
     lines = [
         f"# Evaluation report: {run.run_id}",
