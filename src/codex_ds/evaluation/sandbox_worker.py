@@ -13,7 +13,9 @@ one sample: the worker forks a fresh child that
    random nonce that the candidate code never sees before its code has finished.
 
 The worker enforces the wall-clock limit and a CPU-time limit at 10 ms resolution by reading
-``/proc/<pid>/stat`` (RLIMIT_CPU, whole seconds, is the backstop), kills the child's whole
+``/proc/<pid>/stat`` (RLIMIT_CPU, whole seconds, is the backstop; a Python request may give
+the program's module-level code a limit of its own, the harness saying on the verdict pipe,
+with the nonce, when the tests start), kills the child's whole
 process group and then every other process left in the sandbox's PID namespace, and answers
 with what it observed. The parent decides the verdict (see ``codex_ds.evaluation.failures``).
 
