@@ -383,3 +383,29 @@ def test_javascript_tricks(code: str, outcome: str) -> None:
 def test_cpp_tricks(code: str, outcome: str) -> None:
     verdict, _ = run(code, CPP, "    return a + b;\n}\n")
     assert verdict.outcome == outcome, verdict
+
+
+def test_a_forged_load_marker_does_not_buy_cpu_time() -> None:
+    """With the default two limits, a sample that writes a load-phase marker of its own on
+    every descriptor, then loops in the tests, is still cut (within the load limit: the
+    worker never sees the real marker first) and never passes."""
+    from codex_ds.evaluation import runner
+
+    forge = (
+        "    return a + b\n"
+        "import os\n"
+        "for fd in range(3, 300):\n"
+        "    try:\n"
+        "        os.write(fd, b'L:' + b'ab' * 16)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "def add(a, b):\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    samples = [Sample(ADD.task_id, forge, 0), Sample(ADD.task_id, HONEST, 1)]
+    verdicts = sorted(evaluate_samples(TASKS, samples, workers=1), key=lambda v: v.sample_index)
+    hostile, follow = verdicts
+    assert follow.passed
+    assert not hostile.passed and hostile.outcome in ("timeout", "tampering")
+    assert hostile.cpu_seconds < runner.LOAD_LIMIT_S + 0.3
