@@ -378,3 +378,42 @@ def test_data_quality_follows_the_date_range(quarantine_home: Path) -> None:
     assert {t.date() for t in examples["quarantined_at"]} == {first}
     assert len(examples) < rows_before or rows_before == 50
     assert any("do not apply here" in c.value for c in at.caption)
+
+
+# -- Copilot: a workspace holding only GitHub's metrics; the date range applies -----------
+
+
+def test_copilot_page_follows_the_date_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codex_ds.telemetry.ingest import ingest_paths
+
+    data = Path(__file__).resolve().parents[1] / "data" / "copilot"
+    with db.open_warehouse(tmp_path / "warehouse.duckdb") as con:
+        report = ingest_paths(
+            con, [data / "enterprise_metrics.json", data / "organization_usage_legacy.json"]
+        )
+    assert report.exit_code == 0, report.to_dict()
+    monkeypatch.setenv("CODEX_DS_HOME", str(tmp_path))
+    at = open_page("copilot")
+    assert at.get("plotly_chart")
+    whole = run_direct(tmp_path, "copilot_daily_totals", {})
+    frame = at.dataframe[0].value
+    assert [_day(d) for d in frame["day"]] == [r["day"] for r in whole]
+    assert list(frame["acceptances"]) == [r["acceptances"] for r in whole]
+    days = sorted({r["day"] for r in whole})
+    assert len(days) >= 3
+    start, end = days[1], days[-1]
+    at.date_input(key="f_dates").set_value((start, end)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    part = run_direct(tmp_path, "copilot_daily_totals", {"start_date": start, "end_date": end})
+    frame = at.dataframe[0].value
+    assert [_day(d) for d in frame["day"]] == [r["day"] for r in part]
+    assert list(frame["acceptance_rate"]) == pytest.approx([r["acceptance_rate"] for r in part])
+    assert 0 < len(part) < len(whole)
+
+
+def _day(value: Any) -> dt.date:
+    import pandas as pd
+
+    return pd.Timestamp(value).date()
