@@ -409,3 +409,26 @@ def test_a_forged_load_marker_does_not_buy_cpu_time() -> None:
     assert follow.passed
     assert not hostile.passed and hostile.outcome in ("timeout", "tampering")
     assert hostile.cpu_seconds < runner.LOAD_LIMIT_S + 0.3
+
+
+def test_files_a_sample_leaves_in_tmp_do_not_reach_the_next_sample(marker: str) -> None:
+    # A sample could leave answers (or junk) for later samples of its worker outside its own
+    # directory; the worker clears its scratch area after every sample.
+    task = ADD
+    plant = body(
+        f"import os\nos.makedirs('/tmp/{marker}_dir', exist_ok=True)\n"
+        f"open('/tmp/{marker}', 'w').write('3')\n"
+        f"open('/tmp/{marker}_dir/x', 'w').write('3')\nreturn a + b"
+    )
+    peek = body(
+        f"import os\nif os.path.exists('/tmp/{marker}') or os.path.exists('/tmp/{marker}_dir'):\n"
+        "    return -1\nreturn a + b"
+    )
+    samples = [Sample(task.task_id, plant, 0), Sample(task.task_id, peek, 1)]
+    verdicts = sorted(
+        evaluate_samples({task.task_id: task}, samples, timeout_s=LIMIT_S, workers=1),
+        key=lambda v: v.sample_index,
+    )
+    assert verdicts[0].passed
+    assert verdicts[1].passed, f"the second sample saw the first one's files: {verdicts[1]}"
+    assert not (Path("/tmp") / marker).exists()

@@ -748,6 +748,19 @@ def run_request(req: dict, own: set[int], sweep: bool) -> dict:
         return {"steps": results, "worker_cpu_seconds": usage.ru_utime + usage.ru_stime}
     finally:
         _remove_tree(req["cwd"])
+        _clear_scratch(os.path.dirname(req["cwd"]))
+
+
+def _clear_scratch(base: str) -> None:
+    """Remove whatever a sample left in the worker's scratch area (``/tmp`` in the sandbox)
+    outside its own directory, so that nothing written there reaches the next sample."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(base):
+            if entry.is_dir(follow_symlinks=False):
+                _remove_tree(entry.path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 _MATPLOTLIB_CACHE: str | None = None  # a font cache built outside, read-only in here
