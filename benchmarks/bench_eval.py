@@ -41,6 +41,7 @@ from codex_ds.evaluation import metrics
 from codex_ds.evaluation.runner import (
     CALIBRATION_FACTOR,
     CALIBRATION_FLOOR_S,
+    DEFAULT_WORKERS,
     LOAD_LIMIT_S,
     Sample,
     Verdict,
@@ -61,7 +62,7 @@ DEFAULT_FILE = (
 KS = (1, 10, 100)
 #: one sandbox worker more than there are cores: while a worker waits for the parent (its
 #: answer read, the next request sent) the others keep the cores busy
-WORKERS = (os.cpu_count() or 1) + 1
+WORKERS = DEFAULT_WORKERS  # what `codex-ds eval run` uses
 
 
 def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> float:

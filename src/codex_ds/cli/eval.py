@@ -16,6 +16,7 @@ from codex_ds.cli.console import (
     state,
     table,
 )
+from codex_ds.evaluation.runner import DEFAULT_WORKERS
 
 app = typer.Typer(
     help=(
@@ -145,7 +146,9 @@ def run(
             "the tests).",
         ),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Sandbox workers.")] = 2,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Sandbox workers (default: cores + 1).")
+    ] = DEFAULT_WORKERS,
     language: Annotated[
         list[str] | None, typer.Option("--language", help="Only these languages (repeatable).")
     ] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
@@ -21,6 +22,10 @@ from codex_ds.evaluation.failures import (
 from codex_ds.evaluation.languages import ToolchainMissingError, build_request, toolchain
 from codex_ds.evaluation.sandbox import Limits, SandboxPool, describe_isolation
 from codex_ds.evaluation.tasks import Task
+
+#: Sandbox workers by default: one more than the cores, so that a core is not left idle
+#: while a worker waits for the parent (which hands out samples and classifies results).
+DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
 
 
 @dataclass(frozen=True)

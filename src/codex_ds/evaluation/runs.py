@@ -42,7 +42,13 @@ from codex_ds.evaluation.metrics import (
     token_edit_distance,
 )
 from codex_ds.evaluation.quality import lint_counts
-from codex_ds.evaluation.runner import Sample, Verdict, evaluate_samples, isolation_level
+from codex_ds.evaluation.runner import (
+    DEFAULT_WORKERS,
+    Sample,
+    Verdict,
+    evaluate_samples,
+    isolation_level,
+)
 from codex_ds.evaluation.tasks import LANGUAGES, Task
 from codex_ds.evaluation.tasks.builtin_tasks import load_tasks
 
@@ -64,7 +70,7 @@ class RunConfig:
     n: int = 1
     ks: tuple[int, ...] = (1,)
     timeout_s: float | None = None
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
     base_url: str | None = None
     api: str = "chat"
     temperature: float = 0.2
