@@ -226,21 +226,15 @@ def ingest_paths(
     stamp = _utc_naive(now if now is not None else datetime.now(UTC))
     ingest_id = uuid.uuid4().hex
     files = _in_load_order(expand_paths(paths))
-    row = con.execute(
-        "SELECT current_setting('TimeZone'), current_setting('preserve_insertion_order')"
-    ).fetchone()
-    zone, ordered = (str(row[0]), bool(row[1])) if row else ("UTC", True)
+    row = con.execute("SELECT current_setting('TimeZone')").fetchone()
+    zone = str(row[0]) if row else "UTC"
     con.execute("SET TimeZone = 'UTC'")
-    # Rows need not keep the file's order in storage (every query orders explicitly), and
-    # without that constraint DuckDB inserts with both threads instead of one.
-    con.execute("SET preserve_insertion_order = false")
     reports: list[FileReport] = []
     try:
         for path in files:
             reports.append(_FileLoad(con, path, ingest_id, stamp, progress).run())
     finally:
         con.execute(f"SET TimeZone = {_lit(zone)}")
-        con.execute(f"SET preserve_insertion_order = {str(ordered).lower()}")
     return IngestReport(reports, ingest_id)
 
 
