@@ -2042,7 +2042,7 @@ ORACLES: dict[str, tuple[Oracle, tuple[str, ...]]] = {
         (
             "user_id", "segment", "language", "task_type", "trigger", "model_version",
             "evening", "latency_bucket", "length_bucket",
-        ),  # fmt: skip
+        ),
     ),
     "user_behaviour": (user_behaviour, ("user_id",)),
 }
