@@ -11,6 +11,7 @@ their ``st.cache_data`` functions must be created inside the Streamlit runtime.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 
@@ -44,8 +45,11 @@ PRELOAD = (
 
 
 def preload() -> None:
+    """Import :data:`PRELOAD`; a module that cannot be imported (an optional dependency
+    missing) is left for its page to report, as without the preload."""
     for name in PRELOAD:
-        importlib.import_module(name)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def main(argv: list[str]) -> None:
