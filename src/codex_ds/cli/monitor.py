@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from codex_ds.cli.console import emit_json, err, fail, out, progress_bar, state, table
+from codex_ds.reporting.monitors import ALERT_COLUMNS, alert_rows
 
 #: Exit code when at least one alert fired.
 EXIT_ALERTS = 5
@@ -98,28 +99,12 @@ def monitor(
     out.print(
         table(
             f"{len(report.alerts)} alert(s), written to the alerts table",
-            ["day", "monitor", "dimension", "value", "baseline", "threshold", "z", "severity"],
-            [
-                (
-                    a.day.isoformat(),
-                    a.monitor,
-                    "overall" if a.dimension == "overall" else f"{a.dimension}={a.dimension_value}",
-                    _fmt(a.monitor, a.value),
-                    _fmt(a.monitor, a.baseline),
-                    _fmt(a.monitor, a.threshold),
-                    f"{a.z:+.1f}",
-                    a.severity,
-                )
-                for a in report.alerts
-            ],
+            list(ALERT_COLUMNS),
+            alert_rows(report.alerts),
         )
     )
     err.print(f"{len(report.alerts)} alert(s) fired: exit code {EXIT_ALERTS}", highlight=False)
     raise typer.Exit(code)
-
-
-def _fmt(monitor: str, x: float) -> str:
-    return f"{x:.0f} ms" if monitor == "latency_p95" else f"{100 * x:.2f} %"
 
 
 def register(app: typer.Typer) -> None:

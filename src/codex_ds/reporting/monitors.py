@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from codex_ds import monitoring
@@ -11,6 +12,27 @@ from codex_ds.reporting.markdown import md_table
 
 def _fmt(monitor: str, x: float) -> str:
     return f"{x:.0f} ms" if monitor == "latency_p95" else f"{100 * x:.2f} %"
+
+
+#: Columns of the alert table (the report's and ``codex-ds monitor``'s).
+ALERT_COLUMNS = ("day", "monitor", "dimension", "value", "baseline", "threshold", "z", "severity")
+
+
+def alert_rows(alerts: Sequence[monitoring.Alert]) -> list[tuple[str, ...]]:
+    """One row of :data:`ALERT_COLUMNS` per alert, values in the monitor's unit."""
+    return [
+        (
+            a.day.isoformat(),
+            a.monitor,
+            "overall" if a.dimension == "overall" else f"{a.dimension}={a.dimension_value}",
+            _fmt(a.monitor, a.value),
+            _fmt(a.monitor, a.baseline),
+            _fmt(a.monitor, a.threshold),
+            f"{a.z:+.1f}",
+            a.severity,
+        )
+        for a in alerts
+    ]
 
 
 def render_monitors_report(
@@ -66,26 +88,7 @@ def render_monitors_report(
         "",
     ]
     if report.alerts:
-        lines.append(
-            md_table(
-                ["day", "monitor", "dimension", "value", "baseline", "threshold", "z", "severity"],
-                [
-                    (
-                        a.day.isoformat(),
-                        a.monitor,
-                        "overall"
-                        if a.dimension == "overall"
-                        else f"{a.dimension}={a.dimension_value}",
-                        _fmt(a.monitor, a.value),
-                        _fmt(a.monitor, a.baseline),
-                        _fmt(a.monitor, a.threshold),
-                        f"{a.z:+.1f}",
-                        a.severity,
-                    )
-                    for a in report.alerts
-                ],
-            )
-        )
+        lines.append(md_table(list(ALERT_COLUMNS), alert_rows(report.alerts)))
     else:
         lines.append("No alert.")
     if planted:
