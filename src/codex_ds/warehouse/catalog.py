@@ -1108,13 +1108,7 @@ def _spark_exact_percentile(node: sqlglot_exp.Expr) -> sqlglot_exp.Expr:
     """
     from sqlglot import exp
 
-    if (
-        isinstance(node, exp.WithinGroup)
-        and isinstance(node.this, exp.PercentileCont)
-        and isinstance(node.expression, exp.Order)
-        and len(node.expression.expressions) == 1
-        and not node.expression.expressions[0].args.get("desc")
-    ):
+    if _ascending_percentile(node):
         ordered = node.expression.expressions[0]
         return exp.Quantile(this=ordered.this.copy(), quantile=node.this.this.copy())
     return node
