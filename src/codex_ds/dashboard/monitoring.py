@@ -26,8 +26,6 @@ from codex_ds.experiments.sequential import (
 )
 from codex_ds.experiments.statistics import (
     RatioStatistic,
-    RegressionAdjusted,
-    RegressionAdjustedRatio,
     SampleMean,
 )
 
@@ -158,17 +156,6 @@ class PowerCurve:
     message: str | None = None
 
 
-def _correlation(row: Row, metric: str) -> float:
-    """The CUPED covariate's correlation with the metric (as the analysis's power statement:
-    ``analysis._more_units``), 0 without a covariate."""
-    full = analysis.statistic(row, metric, cuped=True)
-    if isinstance(full, RegressionAdjusted | RegressionAdjustedRatio) and full.check() is None:
-        v, cv, cov = full.variance, full.covariate_variance, full.covariance
-        if v > 0 and cv > 0:
-            return max(min(cov / math.sqrt(v * cv), 0.99), -0.99)
-    return 0.0
-
-
 def power_curve(
     control: Row,
     treatment: Row,
@@ -191,7 +178,7 @@ def power_curve(
     n_t = int(treatment.get("units") or 0)
     if n_c < 2 or n_t < 1:
         return PowerCurve(metric, error="too_few_units", message="fewer than 2 units per arm")
-    rho = _correlation(control, metric)
+    rho = analysis.covariate_correlation(control, metric)
     config = PowerConfig(
         alpha=definition.alpha, power=definition.power, allocation_ratio=n_t / n_c,
         covariate_correlation=rho,

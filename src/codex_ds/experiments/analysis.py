@@ -719,6 +719,17 @@ def _level(definition: ExperimentDefinition) -> str:
     return f"{100 * (1 - definition.alpha):g} %"
 
 
+def covariate_correlation(row: Row, metric: str) -> float:
+    """Correlation of ``metric`` with its CUPED pre-period covariate in one arm's row (what
+    the power statements use), kept within ±0.99; 0 without a usable covariate."""
+    full = statistic(row, metric, _has_covariate(row, metric))
+    if isinstance(full, RegressionAdjusted | RegressionAdjustedRatio) and full.check() is None:
+        v, cv, cov = full.variance, full.covariate_variance, full.covariance
+        if v > 0 and cv > 0:
+            return max(min(cov / math.sqrt(v * cv), 0.99), -0.99)
+    return 0.0
+
+
 def _more_units(
     definition: ExperimentDefinition, c_row: Row, goals: Sequence[MetricResult]
 ) -> int | None:
@@ -731,12 +742,7 @@ def _more_units(
     if pilot.check() is not None:
         return None
     mde = max(abs(goals[0].relative_effect or 0.0), definition.mde)
-    rho = 0.0
-    full = statistic(c_row, metric, _has_covariate(c_row, metric))
-    if isinstance(full, RegressionAdjusted | RegressionAdjustedRatio) and full.check() is None:
-        v, cv, cov = full.variance, full.covariate_variance, full.covariance
-        if v > 0 and cv > 0:
-            rho = max(min(cov / math.sqrt(v * cv), 0.99), -0.99)
+    rho = covariate_correlation(c_row, metric)
     config = PowerConfig(alpha=definition.alpha, power=definition.power, covariate_correlation=rho)
     if isinstance(pilot, RatioStatistic):
         result = sample_size_ratio(pilot, mde, config, relative=True)
