@@ -9,9 +9,18 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from codex_ds.cli.console import emit_json, err, fail, out, progress_bar, state, table
+from codex_ds.cli.console import (
+    emit_json,
+    err,
+    fail,
+    out,
+    progress_bar,
+    read_warehouse,
+    state,
+    table,
+)
 from codex_ds.modeling import acceptance, productivity, segments
-from codex_ds.warehouse import catalog, db
+from codex_ds.warehouse import catalog
 
 app = typer.Typer(
     help="Models of the telemetry: what drives acceptance, which metric tracks perceived "
@@ -22,15 +31,6 @@ app = typer.Typer(
 JSON_HELP = "Machine-readable output (one JSON document on stdout)."
 FILTER_HELP = "Only data from this day on (YYYY-MM-DD)."
 EXIT_BAD_INPUT = 2
-
-
-def _connect(ctx: typer.Context) -> Any:
-    ws = state(ctx).workspace
-    try:
-        con = db.connect(ws.warehouse, read_only=True)
-    except db.WarehouseError as exc:
-        raise fail(str(exc)) from None
-    return con
 
 
 def _truth(ctx: typer.Context) -> dict[str, Any]:
@@ -82,36 +82,32 @@ def acceptance_cmd(
     """
     if engine not in ("irls", "statsmodels"):
         raise fail(f"unknown engine {engine!r}; irls or statsmodels", EXIT_BAD_INPUT)
-    con = _connect(ctx)
-    try:
-        with progress_bar(not as_json) as bar:
-            task = bar.add_task("acceptance model", total=100)
+    with read_warehouse(ctx) as con, progress_bar(not as_json) as bar:
+        task = bar.add_task("acceptance model", total=100)
 
-            def report(stage: str, f: float) -> None:
-                bar.update(task, completed=100 * f, description=stage)
+        def report(stage: str, f: float) -> None:
+            bar.update(task, completed=100 * f, description=stage)
 
-            try:
-                if folds == 0 and engine == "irls":
-                    result = acceptance.fit_in_warehouse(
-                        con,
-                        _filters(start_date, end_date),
-                        confidence=confidence,
-                        predict=True,
-                        progress=report,
-                    )
-                else:
-                    frame = acceptance.load_patterns(con, _filters(start_date, end_date))
-                    result = acceptance.fit_acceptance_model(
-                        frame,
-                        engine=engine,  # type: ignore[arg-type]
-                        cv_folds=folds,
-                        confidence=confidence,
-                        progress=report,
-                    )
-            except catalog.CatalogError as exc:
-                raise fail(str(exc), EXIT_BAD_INPUT) from None
-    finally:
-        con.close()
+        try:
+            if folds == 0 and engine == "irls":
+                result = acceptance.fit_in_warehouse(
+                    con,
+                    _filters(start_date, end_date),
+                    confidence=confidence,
+                    predict=True,
+                    progress=report,
+                )
+            else:
+                frame = acceptance.load_patterns(con, _filters(start_date, end_date))
+                result = acceptance.fit_acceptance_model(
+                    frame,
+                    engine=engine,  # type: ignore[arg-type]
+                    cv_folds=folds,
+                    confidence=confidence,
+                    progress=report,
+                )
+        except catalog.CatalogError as exc:
+            raise fail(str(exc), EXIT_BAD_INPUT) from None
     truth = _truth(ctx).get("acceptance_model", {})
     checks = acceptance.compare_with_truth(result, truth) if truth and result.ok else ()
     if as_json:
@@ -196,13 +192,11 @@ def productivity_cmd(
             raise fail(str(exc), EXIT_BAD_INPUT) from None
         source = f"{telemetry_csv} + {survey_csv}"
     else:
-        con = _connect(ctx)
-        try:
-            frame = productivity.load_user_behaviour(con, _filters(start_date, end_date))
-        except catalog.CatalogError as exc:
-            raise fail(str(exc), EXIT_BAD_INPUT) from None
-        finally:
-            con.close()
+        with read_warehouse(ctx) as con:
+            try:
+                frame = productivity.load_user_behaviour(con, _filters(start_date, end_date))
+            except catalog.CatalogError as exc:
+                raise fail(str(exc), EXIT_BAD_INPUT) from None
         source = "warehouse"
     if outcome not in frame.columns:
         raise fail(f"the data have no {outcome} column", EXIT_BAD_INPUT)
@@ -271,13 +265,11 @@ def segments_cmd(
         if features
         else segments.FEATURES
     )
-    con = _connect(ctx)
-    try:
-        frame = productivity.load_user_behaviour(con, _filters(start_date, end_date))
-    except catalog.CatalogError as exc:
-        raise fail(str(exc), EXIT_BAD_INPUT) from None
-    finally:
-        con.close()
+    with read_warehouse(ctx) as con:
+        try:
+            frame = productivity.load_user_behaviour(con, _filters(start_date, end_date))
+        except catalog.CatalogError as exc:
+            raise fail(str(exc), EXIT_BAD_INPUT) from None
     unknown = [f for f in feats if f not in frame.columns]
     if unknown:
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
