@@ -46,6 +46,7 @@ from typing import Any, Literal
 import duckdb
 from scipy import stats
 
+from codex_ds.experiments.analysis import Guardrail
 from codex_ds.experiments.frequentist import TestConfig, compare
 from codex_ds.experiments.power import PowerConfig, power_means
 from codex_ds.experiments.sequential import alpha_spent
@@ -125,12 +126,9 @@ def ratio_statistic(row: Row, metric: str) -> RatioStatistic:
     )
 
 
-@dataclass(frozen=True)
-class RolloutGuardrail:
-    """``metric`` must not get worse by more than ``margin`` (relative, e.g. 0.05)."""
-
-    metric: str
-    margin: float
+#: A guardrail of a ramp step: the A/B analysis's own (``metric`` must not get worse by more
+#: than ``margin``, relative).
+RolloutGuardrail = Guardrail
 
 
 @dataclass(frozen=True)
