@@ -81,6 +81,16 @@ VALUE_SHOWN_CHARS = 200
 #: False types every field from VARCHAR (the reference the tests compare it with).
 FAST_JSON_STAGE = True
 
+#: Insert a chunk of JSON lines straight from its one-parse fast path when every row of it
+#: turns out valid, and check keys and parents on the inserted rows (see
+#: :meth:`_FileLoad._try_direct`); False always stages the chunk first.
+DIRECT_INSERT = True
+
+#: First ``rowid`` DuckDB gives a row appended inside a transaction (``MAX_ROW_ID``,
+#: 36028797018960000); committed rows are numbered from 0. :meth:`_FileLoad._try_direct`
+#: checks that the rows it counts by rowid are exactly the rows it inserted.
+LOCAL_ROWID_START = 36_028_797_018_960_000
+
 #: Reason codes of the quarantine table and what they mean.
 REASONS: dict[str, str] = {
     "missing_field": "a required field is absent or null",
@@ -741,6 +751,8 @@ class _FileLoad:
         #: Per table: (lowest, highest) key of the warehouse before this file and of each
         #: chunk of this file since; see :meth:`_may_be_loaded`.
         self.key_ranges: dict[str, list[tuple[Any, Any]]] = {}
+        #: Whether chunks of this file may still try :meth:`_try_direct` (off after a miss).
+        self.direct = DIRECT_INSERT
 
     # -- driver -------------------------------------------------------------------
 
@@ -985,6 +997,8 @@ class _FileLoad:
         spec = schema.TABLES[guess] if guess in ev.loadable_tables() else None
         self.con.register("__cx_lines", piece.data)
         try:
+            if spec is not None and self._try_direct(spec, piece):
+                return
             if spec is not None:
                 rules = self._rules(spec.name)
                 if FAST_JSON_STAGE:
@@ -1049,6 +1063,85 @@ class _FileLoad:
         finally:
             self.con.unregister("__cx_lines")
             piece.release()
+
+    def _try_direct(self, spec: schema.Table, piece: ev.JsonLines) -> bool:
+        """Insert the chunk in ``__cx_lines`` at once if every row is valid; False: nothing done.
+
+        The chunk's rows go straight from :meth:`_Rules.fast_rows` into the table (rows
+        that are not *fast* are left out), with no stage in between. The inserted rows
+        are then read back by rowid, key and parent columns only: the chunk is kept
+        when every line was inserted, no key repeats within it or is already in the
+        warehouse, and every parent exists, which is exactly when the staged path
+        would insert every row and quarantine, defer or count as duplicate none.
+        Otherwise the rows are deleted again and the staged path takes the chunk, and
+        the rest of the file, since a file with one bad row often has more.
+        """
+        if not (self.direct and FAST_JSON_STAGE and len(spec.primary_key) == 1):
+            return False
+        if spec.column(spec.primary_key[0]).dtype not in ("VARCHAR", "INTEGER", "BIGINT"):
+            return False
+        n = piece.data.num_rows
+        if n == 0:
+            return False
+        table = _q(spec.name)
+        key = _q(spec.primary_key[0])
+        self._key_ranges(spec)  # the warehouse's range, before this chunk's rows
+        top = self._count(f"SELECT max(rowid) FROM {table}")
+        base = max(top + 1, LOCAL_ROWID_START)
+        new = f"(SELECT * FROM {table} WHERE rowid >= {base})"
+        if self._count(f"SELECT count(*) FROM {new}"):
+            return False
+        default = piece.default_table
+        fallback = _lit(default) if default is not None else "NULL"
+        cols = ", ".join(_q(c) for c in spec.column_names)
+        fast = ", ".join(_q("f:" + c) for c in spec.column_names)
+        inserted = self._count(
+            f"INSERT INTO {table} ({cols}) SELECT {fast} FROM "
+            f"({self._rules(spec.name).fast_rows('__cx_lines', fallback)}) WHERE _fast"
+        )
+        keep = False
+        if inserted == n:
+            row = self.con.execute(
+                f"SELECT count(*), count({key}), count(DISTINCT {key}), min({key}), max({key}) "
+                f"FROM {new}"
+            ).fetchone()
+            assert row is not None
+            rows, keys, distinct, low, high = row
+            if rows != inserted:
+                raise RuntimeError(
+                    f"rows appended to {spec.name} are not numbered from rowid {base} "
+                    f"({rows:,} counted, {inserted:,} inserted): this DuckDB numbers "
+                    "transaction-local rows differently; nothing of the file was kept"
+                )
+            keep = keys == distinct == n and not self._orphans_among(spec, new)
+            if keep and self._may_be_loaded(spec, low, high):
+                keep = not self._count(
+                    f"SELECT count(*) FROM {new} a SEMI JOIN "
+                    f"(SELECT {key} FROM {table} WHERE rowid < {base}) b ON a.{key} = b.{key}"
+                )
+            if keep:
+                self.key_ranges[spec.name].append((low, high))
+        if not keep:
+            self.con.execute(f"DELETE FROM {table} WHERE rowid >= {base}")
+            self.direct = False
+            return False
+        if self.expected_table is None:
+            self._note_unknown_fields(default)
+            self.expected_table = spec.name
+        self.report.loaded[spec.name] = self.report.loaded.get(spec.name, 0) + n
+        return True
+
+    def _orphans_among(self, spec: schema.Table, rows: str) -> bool:
+        """Whether a row of ``rows`` has a parent that is nowhere (as in :meth:`_find_orphans`)."""
+        for c in spec.columns:
+            if c.references:
+                parent, pkey = str(c.references).split(".")
+                if self._count(
+                    f"SELECT count(*) FROM {rows} s ANTI JOIN {_q(parent)} p "
+                    f"ON s.{_q(c.name)} = p.{_q(pkey)} WHERE s.{_q(c.name)} IS NOT NULL"
+                ):
+                    return True
+        return False
 
     def _note_unknown_fields(self, default: str | None) -> None:
         """Note the fields of the first records that are no column of their table (ignored)."""
@@ -1300,12 +1393,16 @@ class _FileLoad:
         every chunk of this file looked at since (each a superset of what it loaded).
         VARCHAR keys compare as DuckDB compares them: UTF-8 bytes, i.e. code points.
         """
+        return any(not (high < lo or low > hi) for lo, hi in self._key_ranges(spec))
+
+    def _key_ranges(self, spec: schema.Table) -> list[tuple[Any, Any]]:
+        """The key ranges of :meth:`_may_be_loaded`, the warehouse's read at the first call."""
         if spec.name not in self.key_ranges:
             key = _q(spec.primary_key[0])
             row = self.con.execute(f"SELECT min({key}), max({key}) FROM {_q(spec.name)}").fetchone()
             loaded = row is not None and row[0] is not None
             self.key_ranges[spec.name] = [(row[0], row[1])] if loaded and row else []
-        return any(not (high < lo or low > hi) for lo, hi in self.key_ranges[spec.name])
+        return self.key_ranges[spec.name]
 
     @staticmethod
     def _raw_of(raw_sql: str, ids: str) -> str:

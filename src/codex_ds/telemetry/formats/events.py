@@ -648,16 +648,17 @@ class EventsReader:
         path: Path,
         *,
         head: bytes | None = None,
-        chunk_bytes: int = CHUNK_BYTES,
-        max_line_bytes: int = MAX_LINE_BYTES,
+        chunk_bytes: int | None = None,
+        max_line_bytes: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.source = ByteSource(self.path)
         self.head = head if head is not None else read_head(self.path)
         self.encoding = detect_encoding(self.head)
         self.default_table = table_from_name(self.path)
-        self.chunk_bytes = chunk_bytes
-        self.max_line_bytes = max_line_bytes
+        # the module's limits when not given, read now (tests make them small)
+        self.chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        self.max_line_bytes = MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
         self.rows_read = 0
         self.notes: list[str] = []
         self.pool: BufferPool | None = None
