@@ -1086,11 +1086,9 @@ class _FileLoad:
         table = _q(spec.name)
         key = _q(spec.primary_key[0])
         self._key_ranges(spec)  # the warehouse's range, before this chunk's rows
-        top = self._count(f"SELECT max(rowid) FROM {table}")
+        top = self._count(f"SELECT max(rowid) FROM {table} WHERE rowid >= {LOCAL_ROWID_START}")
         base = max(top + 1, LOCAL_ROWID_START)
         new = f"(SELECT * FROM {table} WHERE rowid >= {base})"
-        if self._count(f"SELECT count(*) FROM {new}"):
-            return False
         default = piece.default_table
         fallback = _lit(default) if default is not None else "NULL"
         cols = ", ".join(_q(c) for c in spec.column_names)
@@ -1101,19 +1099,27 @@ class _FileLoad:
         )
         keep = False
         if inserted == n:
+            # one pass over the new rows: keys, and references whose parent is nowhere
+            orphans = [
+                f"count(*) FILTER (WHERE {_q(c.name)} IS NOT NULL AND {_q(c.name)} NOT IN "
+                f"(SELECT {_q(str(c.references).split('.')[1])} FROM "
+                f"{_q(str(c.references).split('.')[0])}))"
+                for c in spec.columns
+                if c.references
+            ]
             row = self.con.execute(
-                f"SELECT count(*), count({key}), count(DISTINCT {key}), min({key}), max({key}) "
-                f"FROM {new}"
+                f"SELECT count(*), count({key}), count(DISTINCT {key}), min({key}), max({key}), "
+                f"{' + '.join(orphans) if orphans else '0'} FROM {new}"
             ).fetchone()
             assert row is not None
-            rows, keys, distinct, low, high = row
+            rows, keys, distinct, low, high, orphaned = row
             if rows != inserted:
                 raise RuntimeError(
                     f"rows appended to {spec.name} are not numbered from rowid {base} "
                     f"({rows:,} counted, {inserted:,} inserted): this DuckDB numbers "
                     "transaction-local rows differently; nothing of the file was kept"
                 )
-            keep = keys == distinct == n and not self._orphans_among(spec, new)
+            keep = keys == distinct == n and orphaned == 0
             if keep and self._may_be_loaded(spec, low, high):
                 keep = not self._count(
                     f"SELECT count(*) FROM {new} a SEMI JOIN "
@@ -1130,18 +1136,6 @@ class _FileLoad:
             self.expected_table = spec.name
         self.report.loaded[spec.name] = self.report.loaded.get(spec.name, 0) + n
         return True
-
-    def _orphans_among(self, spec: schema.Table, rows: str) -> bool:
-        """Whether a row of ``rows`` has a parent that is nowhere (as in :meth:`_find_orphans`)."""
-        for c in spec.columns:
-            if c.references:
-                parent, pkey = str(c.references).split(".")
-                if self._count(
-                    f"SELECT count(*) FROM {rows} s ANTI JOIN {_q(parent)} p "
-                    f"ON s.{_q(c.name)} = p.{_q(pkey)} WHERE s.{_q(c.name)} IS NOT NULL"
-                ):
-                    return True
-        return False
 
     def _note_unknown_fields(self, default: str | None) -> None:
         """Note the fields of the first records that are no column of their table (ignored)."""

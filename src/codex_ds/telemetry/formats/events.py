@@ -59,7 +59,7 @@ TABLE_FIELDS: tuple[str, ...] = ("table", "event_type")
 #: Longest line (bytes) that is parsed; longer ones are quarantined as ``line_too_long``.
 MAX_LINE_BYTES = 10 * 1024 * 1024
 #: Bytes of decompressed input cut into lines at once (a chunk of the bulk path).
-CHUNK_BYTES = 384 * 1024 * 1024
+CHUNK_BYTES = 128 * 1024 * 1024
 #: Size of the first chunk of a file; the next ones grow fourfold up to :data:`CHUNK_BYTES`.
 FIRST_CHUNK_BYTES = 32 * 1024 * 1024
 #: Rows per Arrow record batch handed to DuckDB (it scans batches in parallel).
