@@ -31,6 +31,32 @@ def test_ddl_creates_every_table_with_its_columns() -> None:
         assert [c[2] == "YES" for c in cols] == [c.nullable for c in table.columns]
 
 
+def test_fixed_compression_is_what_duckdb_stores(tmp_path: Path) -> None:
+    """Columns whose compression the DDL fixes are stored so, even on values for which
+    DuckDB would choose the other method: all-distinct text where it fixes dictionary,
+    four repeated values where it fixes FSST."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(schema.SUGGESTIONS.ddl())
+    fixed = {c.name: c.storage for c in schema.SUGGESTIONS.columns if c.storage}
+    assert fixed["language"] == "dictionary" and fixed["suggestion_id"] == "fsst"
+    assert "completion_text" not in fixed and "prompt_id" not in fixed
+    con.execute(
+        "INSERT INTO suggestions SELECT 'g' || (i % 4), md5('s' || i), md5('u' || i), "
+        "TIMESTAMP '2026-01-01' + to_seconds(i), md5('m' || i), md5('l' || i), "
+        "md5('t' || i), i * 1.5, 10, 1, NULL, md5('o' || i), 0, 0, NULL, "
+        "'return ' || i FROM range(5000) r(i)"
+    )
+    con.execute("CHECKPOINT")
+    stored = dict(
+        con.execute(
+            "SELECT column_name, lower(any_value(compression)) FROM pragma_storage_info("
+            "'suggestions') WHERE segment_type = 'VARCHAR' GROUP BY ALL"
+        ).fetchall()
+    )
+    for name, method in fixed.items():
+        assert stored[name] == method, (name, stored)
+
+
 def test_every_key_and_reference_names_a_real_column() -> None:
     for table in schema.TABLES.values():
         for key in table.primary_key:
