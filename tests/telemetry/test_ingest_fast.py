@@ -188,6 +188,34 @@ def test_silent_coercions_are_rejected() -> None:
     ]
 
 
+def test_true_in_a_text_keeps_the_fast_path_a_boolean_number_does_not() -> None:
+    """Code in a completion often says true or false: the row stays on the fast path
+    when every number holding 0 or 1 is written as a number; a boolean read as 1 / 0,
+    a key spelled with escapes or a repeated key leave it to the exact path."""
+    good = {**GOOD["suggestions"], "completion_text": "return true || false"}
+    lines = [
+        json.dumps({**good, "accepted_chars": 0, "accepted_lines": 1}),
+        json.dumps({**good, "accepted_chars": 0}, separators=(",", ":")),
+        json.dumps({**good, "accepted_lines": True}),
+        json.dumps({**good, "accepted_chars": False}).replace(
+            '"accepted_chars": false', '"accepted_chars" :  false'
+        ),
+        json.dumps({**good, "accepted_lines": 1}).replace("accepted_lines", "accepted\\u005flines"),
+        '{"accepted_lines": 1, ' + json.dumps({**good, "accepted_lines": 1})[1:],
+        json.dumps({**good, "accepted_lines": 1.0, "accepted_chars": -0.0}),
+    ]
+    con, _ = _stages("suggestions", lines)
+    rules = _Rules(schema.SUGGESTIONS, NOW)
+    fast = con.execute(
+        f"SELECT _line, _fast FROM ({rules.fast_rows('__cx_lines', _lit('suggestions'))}) "
+        "ORDER BY _line"
+    ).fetchall()
+    assert [f for _, f in fast] == [True, True, False, False, False, False, True]
+    got = con.execute("SELECT _line, _fok FROM fast ORDER BY _line").fetchall()
+    assert got == con.execute("SELECT _line, _fok FROM ref ORDER BY _line").fetchall()
+    assert [ok for _, ok in got] == [True, True, False, False, True, True, True]
+
+
 def test_reference_path_switch_gives_the_same_warehouse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

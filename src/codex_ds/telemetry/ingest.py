@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
+import re
 import threading
 import time
 import uuid
@@ -501,6 +502,33 @@ class _Rules:
             return f"make_timestamp(epoch_us({f}))"
         return f
 
+    def _no_boolean_read_as_number(self) -> str:
+        """SQL: no JSON ``true``/``false`` was read as 1 / 0 into a number of the fast parse.
+
+        Only a number column holding 0 or 1 can have been a boolean, and only if the
+        line has ``true`` or ``false`` somewhere (code in a completion often does).
+        Such a column clears itself when its key is in the line exactly once and is
+        followed by a JSON number (``"key": 0``, ``"key":1.0``): a key spelled with
+        escapes, a repeated key or any other value leaves the row to the exact path.
+        """
+        numbers = [c for c in self.table.columns if c.dtype in ("DOUBLE", "INTEGER", "BIGINT")]
+        if not numbers:
+            return "TRUE"
+        cleared = []
+        for c in numbers:
+            key = '"' + c.name + '"'
+            gone = f"length(replace({RAW_COLUMN}, {_lit(key)}, ''))"
+            once = f"length({RAW_COLUMN}) - {gone} = {len(key)}"
+            pattern = re.escape(key) + r"\s*:\s*-?[0-9]"
+            cleared.append(
+                f"CASE WHEN f.{_q(c.name)} IN (0, 1) THEN {once} AND "
+                f"regexp_matches({RAW_COLUMN}, {_lit(pattern)}) ELSE TRUE END"
+            )
+        return (
+            f"CASE WHEN NOT contains({RAW_COLUMN}, 'true') AND NOT contains({RAW_COLUMN}, 'false') "
+            f"THEN TRUE ELSE {' AND '.join(cleared)} END"
+        )
+
     def _genuine_null(self, col: schema.Column) -> str:
         """SQL: the record has no value for ``col`` (absent or JSON null), not a failed parse.
 
@@ -584,8 +612,7 @@ class _Rules:
                 oks.append(f"({raw} IS NULL OR {value_ok})")
         fast = (
             f"f IS NOT NULL AND coalesce(f.{_q('table')}, f.{_q('event_type')}, {fallback}) = "
-            f"{name} AND NOT contains({RAW_COLUMN}, 'true') AND "
-            f"NOT contains({RAW_COLUMN}, 'false') AND " + " AND ".join(oks)
+            f"{name} AND {self._no_boolean_read_as_number()} AND " + " AND ".join(oks)
         )
         f_values = ", ".join(_q("f:" + c.name) for c in cols)
         return (
