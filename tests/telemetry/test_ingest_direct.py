@@ -211,3 +211,26 @@ def test_direct_insert_gives_what_the_staged_path_gives(
         # the chunk with the problem was staged, and so was every later one
         assert tried[-1] is False and tried.count(False) == 1
         assert {q[4] for q in direct["quarantine"]} == REASONS[name]
+
+
+def test_two_line_buffers_go_round_however_many_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader waits for each chunk to be taken before reading the next, so the
+    chunk before has been released and its buffer is reused: two buffers in all."""
+    monkeypatch.setattr(events, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(events, "FIRST_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(events, "MAX_LINE_BYTES", 1024)
+    allocated: list[int] = []
+    get = events.BufferPool.get
+
+    def counted(self: events.BufferPool) -> Any:
+        if not self._free:
+            allocated.append(self.size)
+        return get(self)
+
+    monkeypatch.setattr(events.BufferPool, "get", counted)
+    result = _ingest(tmp_path, "buffers", _lines(list(range(300))), direct=True)
+    assert result["files"][-1]["loaded"] == {"suggestions": 300}
+    # one pool per file: users, sessions and suggestions-0 need one buffer each
+    assert len(allocated) == 3 + 2, allocated

@@ -683,11 +683,16 @@ class _Prefetch:
 
     The reader's heavy steps (file reads, numpy, Arrow, zlib) release the GIL, as
     DuckDB does while it executes; exceptions of the reader are raised by the
-    consumer in order.
+    consumer in order. After handing over a chunk of lines the reader waits until
+    the consumer has taken it before it reads the next: by then the consumer has
+    released the chunk before, whose buffer the next one reuses. Two buffers go
+    round instead of three, so a third never has its pages faulted in (reading a
+    chunk takes a fraction of the time its load does).
     """
 
     def __init__(self, pieces: Iterator[ev.Piece], depth: int = 1) -> None:
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._taken = threading.Semaphore(0)
         self._stop = threading.Event()
         self._done = False
         self._thread = threading.Thread(
@@ -711,6 +716,10 @@ class _Prefetch:
                     if isinstance(piece, ev.JsonLines):
                         piece.release()
                     return
+                if isinstance(piece, ev.JsonLines):
+                    while not self._taken.acquire(timeout=0.1):
+                        if self._stop.is_set():
+                            return
             self._put(("end", None))
         except BaseException as exc:  # handed to the consumer
             self._put(("error", exc))
@@ -723,6 +732,8 @@ class _Prefetch:
             raise StopIteration
         kind, value = self._queue.get()
         if kind == "piece":
+            if isinstance(value, ev.JsonLines):
+                self._taken.release()
             return value
         self._done = True
         if kind == "end":
