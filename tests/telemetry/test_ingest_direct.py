@@ -92,6 +92,13 @@ def _with(lines: list[str], at: int, line: str) -> list[str]:
     return [*lines[:at], line, *lines[at:]]
 
 
+def _off_the_fast_path(i: int) -> str:
+    """A valid record the fast path cannot vouch for: ``true`` in the text and a number
+    column holding 1 written as the string "1" (read as 1 by both paths)."""
+    line = json.dumps(_suggestion(i, completion_text="return true", accepted_lines=1))
+    return line.replace('"accepted_lines": 1', '"accepted_lines": "1"')
+
+
 #: name -> lines of suggestions-1.jsonl (suggestions-0.jsonl, loaded first, holds g09999)
 SCENARIOS: dict[str, Callable[[], list[str]]] = {
     "clean": lambda: _lines(list(range(300))),
@@ -114,6 +121,10 @@ SCENARIOS: dict[str, Callable[[], list[str]]] = {
         120,
         json.dumps(_suggestion(903, completion_text="return true", accepted_chars=1)),
     ),
+    "off_the_fast_path_in_every_chunk": lambda: [
+        _off_the_fast_path(i) if i % 10 == 5 else line
+        for i, line in enumerate(_lines(list(range(300))))
+    ],
     "boolean_in_a_number": lambda: _with(
         _lines(list(range(300))), 250, json.dumps(_suggestion(904, accepted_lines=True))
     ),
@@ -132,6 +143,7 @@ REASONS: dict[str, set[str]] = {
     "invalid_json_late": {"invalid_json"},
     "true_in_a_string": set(),
     "boolean_in_a_number": {"bad_type"},
+    "off_the_fast_path_in_every_chunk": set(),
 }
 
 
@@ -201,15 +213,24 @@ def test_direct_insert_gives_what_the_staged_path_gives(
     monkeypatch.setattr(ingest_module, "DIRECT_INSERT", False)
     staged = _ingest(tmp_path, name, lines, direct=False)
     assert direct == staged
-    # the first chunks are clean: they went in directly
-    assert tried[:3] == [True, True, True]
+    if name != "off_the_fast_path_in_every_chunk":  # the first chunks are clean
+        assert tried[:3] == [True, True, True]
+    if name == "off_the_fast_path_in_every_chunk":
+        # every chunk misses: the tries thin out (after 1, 2, 4, ... clean staged chunks)
+        assert tried[0] is False and not any(tried)
+        assert 3 <= len(tried) <= 6 and direct["quarantine"] == []
+        return
     if name in ("clean", "true_in_a_string"):
         assert all(tried) and len(tried) > 20
         loaded = {"suggestions": 300 if name == "clean" else 301}
         assert direct["quarantine"] == [] and direct["files"][-1]["loaded"] == loaded
     else:
-        # the chunk with the problem was staged, and so was every later one
-        assert tried[-1] is False and tried.count(False) == 1
+        # one miss: the chunk with the problem was staged; the next chunk, staged too,
+        # was clean, and the direct insert resumed after it (a second miss where the
+        # session comes: the last chunk mixes two tables)
+        misses = 2 if name == "parent_later_in_the_file" else 1
+        assert tried.count(False) == misses
+        assert all(tried[tried.index(False) + 1 :]) or misses == 2
         assert {q[4] for q in direct["quarantine"]} == REASONS[name]
 
 

@@ -789,8 +789,16 @@ class _FileLoad:
         #: Per table: (lowest, highest) key of the warehouse before this file and of each
         #: chunk of this file since; see :meth:`_may_be_loaded`.
         self.key_ranges: dict[str, list[tuple[Any, Any]]] = {}
-        #: Whether chunks of this file may still try :meth:`_try_direct` (off after a miss).
+        #: Whether the next chunk of this file tries :meth:`_try_direct`: off after a miss,
+        #: on again after as many clean staged chunks as :attr:`direct_wait` says.
         self.direct = DIRECT_INSERT
+        #: Clean staged chunks to wait for after a miss: 1, then doubling with each miss,
+        #: so a file whose every chunk has a row off the fast path is soon staged only.
+        self.direct_wait = 1
+        self._clean_staged = 0
+        self._misses = 0
+        #: Rows of this file found duplicate so far (each also has a quarantine row).
+        self.duplicate_rows = 0
 
     # -- driver -------------------------------------------------------------------
 
@@ -1035,72 +1043,95 @@ class _FileLoad:
         spec = schema.TABLES[guess] if guess in ev.loadable_tables() else None
         self.con.register("__cx_lines", piece.data)
         try:
+            tried = self.direct
             if spec is not None and self._try_direct(spec, piece):
                 return
-            if spec is not None:
-                rules = self._rules(spec.name)
-                if FAST_JSON_STAGE:
-                    fallback = _lit(default) if default is not None else "NULL"
-                    stage = rules.fast_json_stage("__cx_lines", fallback)
+            missed = tried and not self.direct
+            before = self._problems()
+            self._stage_json_lines(piece, spec)
+            if missed:
+                self._misses += 1
+                self.direct_wait = 2 ** (self._misses - 1)
+                self._clean_staged = 0
+            elif DIRECT_INSERT and not self.direct:
+                if self._problems() != before:
+                    self._clean_staged = 0
                 else:
-                    stage = rules.stage_select(self._json_source(spec, default), _lit(spec.name))
-            else:
-                stage = (
-                    "SELECT _rid, _line, _json, _table, FALSE AS _fok FROM "
-                    f"({self._json_source(None, default)})"
-                )
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE __cx_stage AS {stage}")
-            groups = self.con.execute(
-                "SELECT _json, _table, count(*) FROM __cx_stage GROUP BY ALL ORDER BY 3 DESC"
-            ).fetchall()
-            loadable = set(ev.loadable_tables())
-            present: list[str] = []
-            invalid = 0
-            unknown = 0
-            for is_json, name, n in groups:
-                if not is_json:
-                    invalid += int(n)
-                elif name in loadable:
-                    present.append(str(name))
-                else:
-                    unknown += int(n)
-            if invalid:
-                self._quarantine_json_invalid(default)
-            if unknown:
-                self._quarantine_unknown_table("__cx_stage", default, self._LINES_RAW)
-            if present and self.expected_table is None:
-                self._note_unknown_fields(default)
-            if present:
-                self.expected_table = present[0]
-            for name in schema.load_order(present):
-                table = schema.TABLES[name]
-                stage = "__cx_stage"
-                if spec is None or name != spec.name:  # a table the first stage did not type
-                    stage = "__cx_stage2"
-                    lines = (
-                        f"WHERE {LINE_COLUMN} IN (SELECT _rid FROM __cx_stage "
-                        f"WHERE _json AND _table = {_lit(name)})"
-                    )
-                    if FAST_JSON_STAGE:
-                        fallback = _lit(default) if default is not None else "NULL"
-                        select = self._rules(name).fast_json_stage(
-                            f"(SELECT * FROM __cx_lines {lines})", fallback
-                        )
-                    else:
-                        sub = self._json_source(table, default, lines)
-                        select = self._rules(name).stage_select(sub, _lit(name))
-                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS {select}")
-                self._settle(
-                    name,
-                    stage=stage,
-                    where=f"_table = {_lit(name)}",
-                    check_source=self._json_rechecker(table, default),
-                    raw_sql=self._LINES_RAW,
-                    upsert=False,
-                )
+                    self._clean_staged += 1
+                    if self._clean_staged >= self.direct_wait:
+                        self.direct = True  # clean again: the next chunk may go in directly
         finally:
             self.con.unregister("__cx_lines")
             piece.release()
+
+    def _problems(self) -> tuple[int, int, int]:
+        """Rows quarantined, found duplicate and deferred so far in this file."""
+        return self.quarantined_rows, self.duplicate_rows, sum(self.deferred.values())
+
+    def _stage_json_lines(self, piece: ev.JsonLines, spec: schema.Table | None) -> None:
+        """The staged path of a chunk of JSON lines in ``__cx_lines`` (see :meth:`_settle`)."""
+        default = piece.default_table
+        if spec is not None:
+            rules = self._rules(spec.name)
+            if FAST_JSON_STAGE:
+                fallback = _lit(default) if default is not None else "NULL"
+                stage = rules.fast_json_stage("__cx_lines", fallback)
+            else:
+                stage = rules.stage_select(self._json_source(spec, default), _lit(spec.name))
+        else:
+            stage = (
+                "SELECT _rid, _line, _json, _table, FALSE AS _fok FROM "
+                f"({self._json_source(None, default)})"
+            )
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __cx_stage AS {stage}")
+        groups = self.con.execute(
+            "SELECT _json, _table, count(*) FROM __cx_stage GROUP BY ALL ORDER BY 3 DESC"
+        ).fetchall()
+        loadable = set(ev.loadable_tables())
+        present: list[str] = []
+        invalid = 0
+        unknown = 0
+        for is_json, name, n in groups:
+            if not is_json:
+                invalid += int(n)
+            elif name in loadable:
+                present.append(str(name))
+            else:
+                unknown += int(n)
+        if invalid:
+            self._quarantine_json_invalid(default)
+        if unknown:
+            self._quarantine_unknown_table("__cx_stage", default, self._LINES_RAW)
+        if present and self.expected_table is None:
+            self._note_unknown_fields(default)
+        if present:
+            self.expected_table = present[0]
+        for name in schema.load_order(present):
+            table = schema.TABLES[name]
+            stage = "__cx_stage"
+            if spec is None or name != spec.name:  # a table the first stage did not type
+                stage = "__cx_stage2"
+                lines = (
+                    f"WHERE {LINE_COLUMN} IN (SELECT _rid FROM __cx_stage "
+                    f"WHERE _json AND _table = {_lit(name)})"
+                )
+                if FAST_JSON_STAGE:
+                    fallback = _lit(default) if default is not None else "NULL"
+                    select = self._rules(name).fast_json_stage(
+                        f"(SELECT * FROM __cx_lines {lines})", fallback
+                    )
+                else:
+                    sub = self._json_source(table, default, lines)
+                    select = self._rules(name).stage_select(sub, _lit(name))
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} AS {select}")
+            self._settle(
+                name,
+                stage=stage,
+                where=f"_table = {_lit(name)}",
+                check_source=self._json_rechecker(table, default),
+                raw_sql=self._LINES_RAW,
+                upsert=False,
+            )
 
     def _try_direct(self, spec: schema.Table, piece: ev.JsonLines) -> bool:
         """Insert the chunk in ``__cx_lines`` at once if every row is valid; False: nothing done.
@@ -1112,7 +1143,8 @@ class _FileLoad:
         warehouse, and every parent exists, which is exactly when the staged path
         would insert every row and quarantine, defer or count as duplicate none.
         Otherwise the rows are deleted again and the staged path takes the chunk, and
-        the rest of the file, since a file with one bad row often has more.
+        the next ones until one of them turns out clean (a file with one bad row often
+        has more).
         """
         if not (self.direct and FAST_JSON_STAGE and len(spec.primary_key) == 1):
             return False
@@ -1315,6 +1347,7 @@ class _FileLoad:
         rows = f"(SELECT * FROM {stage} WHERE {where})"
         n_orph = self._find_orphans(spec, rows)
         n_dup = self._find_duplicates(spec, rows, n_orph)
+        self.duplicate_rows += n_dup
         n_bad = 0 if final else self._count(f"SELECT count(*) FROM {rows} WHERE NOT _fok")
         if n_bad:
             assert check_source is not None
