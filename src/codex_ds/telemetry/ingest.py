@@ -753,6 +753,10 @@ class _Prefetch:
         self._thread.join()
 
 
+class _RowidMismatch(RuntimeError):
+    """DuckDB numbered a transaction's appended rows otherwise than the direct insert expects."""
+
+
 class _AlreadyIngested(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -812,7 +816,14 @@ class _FileLoad:
         except (OSError, FormatError) as exc:
             text = str(exc)
             self._rolled_back("error", text if self.name in text else f"{self.name}: {text}")
-        except (duckdb.Error, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
+        except (
+            duckdb.Error,
+            ValueError,
+            TypeError,
+            KeyError,
+            pa.ArrowException,
+            _RowidMismatch,
+        ) as exc:
             self._rolled_back(
                 "error", f"{self.name}: ingestion failed: {type(exc).__name__}: {exc}"
             )
@@ -1184,7 +1195,7 @@ class _FileLoad:
             assert row is not None
             rows, keys, distinct, low, high, orphaned = row
             if rows != inserted:
-                raise RuntimeError(
+                raise _RowidMismatch(
                     f"rows appended to {spec.name} are not numbered from rowid {base} "
                     f"({rows:,} counted, {inserted:,} inserted): this DuckDB numbers "
                     "transaction-local rows differently; nothing of the file was kept"
