@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import queue
 import re
 import threading
@@ -656,6 +657,11 @@ class _Hasher:
         self._thread.start()
 
     def _run(self) -> None:
+        # Background work: at the lowest priority the load's threads (DuckDB's, the
+        # reader's) get the cores first, and the hash fills their gaps; it is waited
+        # for before the commit. Linux numbers threads, so this is per thread there.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         try:
             h = hashlib.sha256()
             buf = bytearray(4 * 1024 * 1024)
