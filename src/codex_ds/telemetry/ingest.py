@@ -326,6 +326,12 @@ def _shown(v: str) -> str:
     return f"('''' || left({v}, {n}) || CASE WHEN length({v}) > {n} THEN '...' ELSE '' END || '''')"
 
 
+def _once_in_raw(text: str) -> str:
+    """SQL: ``text`` occurs exactly once in the raw line."""
+    gone = f"length(replace({RAW_COLUMN}, {_lit(text)}, ''))"
+    return f"length({RAW_COLUMN}) - {gone} = {len(text)}"
+
+
 class _Rules:
     """SQL generated from one schema table: typing, rule checks and their explanations."""
 
@@ -518,11 +524,9 @@ class _Rules:
         cleared = []
         for c in numbers:
             key = '"' + c.name + '"'
-            gone = f"length(replace({RAW_COLUMN}, {_lit(key)}, ''))"
-            once = f"length({RAW_COLUMN}) - {gone} = {len(key)}"
             pattern = re.escape(key) + r"\s*:\s*-?[0-9]"
             cleared.append(
-                f"CASE WHEN f.{_q(c.name)} IN (0, 1) THEN {once} AND "
+                f"CASE WHEN f.{_q(c.name)} IN (0, 1) THEN {_once_in_raw(key)} AND "
                 f"regexp_matches({RAW_COLUMN}, {_lit(pattern)}) ELSE TRUE END"
             )
         return (
@@ -539,10 +543,9 @@ class _Rules:
         pattern can only be a key).
         """
         key = '"' + col.name + '"'
-        once = f"length(_raw) - length(replace(_raw, {_lit(key)}, '')) = {len(key)}"
         return (
             f"(NOT contains(_raw, {_lit(key)}) OR ((contains(_raw, {_lit(key + ':null')}) "
-            f"OR contains(_raw, {_lit(key + ': null')})) AND {once}))"
+            f"OR contains(_raw, {_lit(key + ': null')})) AND {_once_in_raw(key)}))"
         )
 
     def fast_json_stage(self, lines: str, fallback: str) -> str:
@@ -551,8 +554,8 @@ class _Rules:
         ``lines`` is a FROM item with ``_line`` and ``_raw``; ``fallback`` the SQL of the
         table for records without a table field. Each line is parsed once with
         :meth:`fast_struct`; a row whose every field converts strictly and passes every
-        rule (no JSON ``true``/``false`` anywhere in the line, since the typed parse
-        would read them as 1 / 0; integers integral; no ambiguous NULL) is *fast* and
+        rule (no JSON ``true``/``false`` read as 1 / 0 into a number, see
+        :meth:`_no_boolean_read_as_number`; integers integral; no ambiguous NULL) is *fast* and
         takes the typed values as they are. Every other row is parsed again as VARCHAR
         fields and typed and checked exactly as :meth:`stage_select` does (a CASE
         evaluates that branch only for those rows), so the stage is the same either way.
@@ -800,13 +803,11 @@ class _FileLoad:
         #: chunk of this file since; see :meth:`_may_be_loaded`.
         self.key_ranges: dict[str, list[tuple[Any, Any]]] = {}
         #: Whether the next chunk of this file tries :meth:`_try_direct`: off after a miss,
-        #: on again after as many clean staged chunks as :attr:`direct_wait` says.
+        #: on again after 1, 2, 4, ... clean staged chunks (doubling with each miss), so a
+        #: file whose every chunk has a row off the fast path is soon staged only.
         self.direct = DIRECT_INSERT
-        #: Clean staged chunks to wait for after a miss: 1, then doubling with each miss,
-        #: so a file whose every chunk has a row off the fast path is soon staged only.
-        self.direct_wait = 1
-        self._clean_staged = 0
         self._misses = 0
+        self._clean_staged = 0
         #: Rows of this file found duplicate so far (each also has a quarantine row).
         self.duplicate_rows = 0
 
@@ -1068,14 +1069,13 @@ class _FileLoad:
             self._stage_json_lines(piece, spec)
             if missed:
                 self._misses += 1
-                self.direct_wait = 2 ** (self._misses - 1)
                 self._clean_staged = 0
             elif DIRECT_INSERT and not self.direct:
                 if self._problems() != before:
                     self._clean_staged = 0
                 else:
                     self._clean_staged += 1
-                    if self._clean_staged >= self.direct_wait:
+                    if self._clean_staged >= 2 ** (self._misses - 1):
                         self.direct = True  # clean again: the next chunk may go in directly
         finally:
             self.con.unregister("__cx_lines")
@@ -1187,13 +1187,14 @@ class _FileLoad:
         keep = False
         if inserted == n:
             # one pass over the new rows: keys, and references whose parent is nowhere
-            orphans = [
-                f"count(*) FILTER (WHERE {_q(c.name)} IS NOT NULL AND {_q(c.name)} NOT IN "
-                f"(SELECT {_q(str(c.references).split('.')[1])} FROM "
-                f"{_q(str(c.references).split('.')[0])}))"
-                for c in spec.columns
-                if c.references
-            ]
+            orphans = []
+            for c in spec.columns:
+                if c.references:
+                    parent, pkey = str(c.references).split(".")
+                    orphans.append(
+                        f"count(*) FILTER (WHERE {_q(c.name)} IS NOT NULL AND {_q(c.name)} "
+                        f"NOT IN (SELECT {_q(pkey)} FROM {_q(parent)}))"
+                    )
             row = self.con.execute(
                 f"SELECT count(*), count({key}), count(DISTINCT {key}), min({key}), max({key}), "
                 f"{' + '.join(orphans) if orphans else '0'} FROM {new}"
